@@ -1,0 +1,1 @@
+"""Collectors: read Marquez and SageMaker lineage and reconcile them into one graph."""

@@ -1,0 +1,1 @@
+"""crossline: OpenLineage-based cross-system lineage for ML pipelines."""

@@ -1,0 +1,1 @@
+"""Marquez API stand-in (placeholder)."""
