@@ -2,16 +2,28 @@
 
 Services start once per session and fail loudly if they cannot: a test that needs the
 bed never skips.
+
+Marquez: ``CROSSLINE_MARQUEZ_URL`` points the tests at a Marquez you run yourself (e.g.
+``docker compose up``). Otherwise the session starts one with ``crossline marquez up``
+(``CROSSLINE_MARQUEZ_IMPL``: auto, real or standin). Which one served the tests is
+printed at the end of the run.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from crossline.bed.airflow import AirflowBed
 from crossline.bed.aws import TEST_ENV, MotoServer
+from crossline.bed.marquez import MarquezBed, MarquezState
+
+REPO = Path(__file__).resolve().parents[1]
+_MARQUEZ_KEY = pytest.StashKey[MarquezState]()
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +46,56 @@ def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.endpoint_url)
     yield moto_server.endpoint_url
+
+
+@pytest.fixture(scope="session")
+def marquez(request: pytest.FixtureRequest) -> Iterator[MarquezState]:
+    """A running Marquez backend; its ``url`` takes OpenLineage events."""
+    external = os.environ.get("CROSSLINE_MARQUEZ_URL")
+    if external:
+        state = MarquezState(impl="external", pid=0, url=external.rstrip("/"), admin_url="", log="")
+        request.config.stash[_MARQUEZ_KEY] = state
+        yield state
+        return
+    bed = MarquezBed(os.environ.get("CROSSLINE_MARQUEZ_IMPL", "auto"))
+    was_running = bed.running() is not None
+    state = bed.up()
+    request.config.stash[_MARQUEZ_KEY] = state
+    try:
+        yield state
+    finally:
+        if not was_running:
+            bed.down()
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A namespace of this test's own: Marquez keeps everything, so tests never share names."""
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("airflow")
+
+
+@pytest.fixture
+def airflow_bed(airflow_home: Path, aws: str, marquez: MarquezState, namespace: str) -> AirflowBed:
+    """Airflow with the bed's test DAGs, AWS on moto, events to a file and to Marquez."""
+    return AirflowBed(
+        airflow_home,
+        REPO / "tests" / "bed" / "dags",
+        marquez_url=marquez.url,
+        aws_endpoint_url=aws,
+        namespace=namespace,
+    )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(_MARQUEZ_KEY, None)
+    if state is None:
+        return
+    line = f"Marquez used by these tests: {state.impl} at {state.url}"
+    if state.impl == "standin":
+        line += f" -- the crossline stand-in, not real Marquez ({state.reason})"
+    terminalreporter.write_sep("-", line)

@@ -113,6 +113,18 @@ class Postgres:
         if self.status():
             self._run("pg_ctl", "stop", "-D", str(self.datadir), "-m", "fast", "-w", "-t", "60")
 
+    def destroy(self) -> None:
+        """Stop the cluster and delete its files (tests that make throwaway clusters)."""
+        self.down()
+        shutil.rmtree(self.datadir, ignore_errors=True)
+        self.log.unlink(missing_ok=True)
+
+    def postmaster_pid(self) -> int | None:
+        pidfile = self.datadir / "postmaster.pid"
+        if not pidfile.exists():
+            return None
+        return int(pidfile.read_text().splitlines()[0])
+
     # -- databases ------------------------------------------------------------------
     def dsn(self, database: str = "postgres", user: str = "postgres") -> str:
         return f"postgresql://{user}@{LOOPBACK}:{self.port}/{database}"
