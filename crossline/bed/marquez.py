@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -157,12 +158,13 @@ class MarquezBed:
         staging = work / "lib.partial"
         shutil.rmtree(staging, ignore_errors=True)
         proc = subprocess.run(
-            [mvn, "-B", "-q", "-f", str(work / "pom.xml"), "dependency:copy-dependencies",
+            [mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(work / "pom.xml"), "dependency:copy-dependencies",
              "-DincludeScope=runtime", f"-DoutputDirectory={staging}"],
             capture_output=True, text=True, stdin=subprocess.DEVNULL,
         )
         if proc.returncode != 0:
-            errors = [line for line in proc.stdout.splitlines() if "[ERROR]" in line][:2]
+            plain = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
+            errors = [line.strip() for line in plain.splitlines() if "[ERROR]" in line][:1]
             raise BedError(
                 f"Maven could not resolve {group}:{artifact}:{self.version}: "
                 + (" ".join(errors) or proc.stderr.strip()[-500:])
