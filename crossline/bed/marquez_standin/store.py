@@ -32,7 +32,6 @@ Derivation follows Marquez's ``OpenLineageDao.updateMarquezModel``:
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -935,6 +934,3 @@ class _LineageReader:
         row = self.conn.execute("SELECT * FROM runs WHERE uuid = %s", (job["current_run_uuid"],)).fetchone()
         return self.read.run(row) if row else None
 
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, default=str)
