@@ -259,6 +259,8 @@ class LineageBackend:
         self.contexts: dict[str, Context] = {}  # by name
         self.associations: dict[tuple[str, str], Association] = {}
         self.trial_component_types: dict[str, str] = {}  # TC ARN -> lineage Type
+        self._artifact_by_uri: dict[str, str] = {}  # SourceUri -> ARN (one per SourceUri)
+        self._manual: dict[str, int] = dict.fromkeys(LIMITS, 0)  # counts against LIMITS
 
     # ---- ARNs -------------------------------------------------------------------
     def arn(self, kind: str, resource_id: str) -> str:
@@ -283,8 +285,7 @@ class LineageBackend:
             raise ValidationException(
                 f"Artifact with SourceUri {source['SourceUri']} already exists: {existing.arn}"
             )
-        if not auto_created:
-            self._check_limit("Artifact", self.artifacts.values())
+        self._claim("Artifact", auto_created)
         artifact = Artifact(
             arn=self.arn("artifact", uuid.uuid4().hex),
             name=artifact_name,
@@ -296,6 +297,7 @@ class LineageBackend:
             auto_created=auto_created,
         )
         self.artifacts[artifact.arn] = artifact
+        self._artifact_by_uri[artifact.source_uri] = artifact.arn
         return artifact
 
     def describe_artifact(self, artifact_arn: str) -> dict[str, Any]:
@@ -329,6 +331,8 @@ class LineageBackend:
         else:
             raise ValidationException("Either ArtifactArn or Source must be specified")
         del self.artifacts[artifact.arn]
+        del self._artifact_by_uri[artifact.source_uri]
+        self._release("Artifact", artifact.auto_created)
         self._drop_associations_of(artifact.arn)
         return artifact.arn
 
@@ -363,7 +367,8 @@ class LineageBackend:
         return artifact
 
     def artifact_by_source_uri(self, source_uri: str) -> Artifact | None:
-        return next((a for a in self.artifacts.values() if a.source_uri == source_uri), None)
+        arn = self._artifact_by_uri.get(source_uri)
+        return self.artifacts[arn] if arn is not None else None
 
     # ---- Actions ------------------------------------------------------------------
     def create_action(
@@ -382,8 +387,7 @@ class LineageBackend:
         check_properties(properties)
         if action_name in self.actions:
             raise ValidationException(f"Action {self.arn('action', action_name)} already exists")
-        if not auto_created:
-            self._check_limit("Action", self.actions.values())
+        self._claim("Action", auto_created)
         action = Action(
             arn=self.arn("action", action_name),
             name=action_name,
@@ -422,6 +426,7 @@ class LineageBackend:
     def delete_action(self, action_name: str) -> str:
         action = self.get_action(action_name)
         del self.actions[action.name or ""]
+        self._release("Action", action.auto_created)
         self._drop_associations_of(action.arn)
         return action.arn
 
@@ -470,8 +475,7 @@ class LineageBackend:
         check_properties(properties)
         if context_name in self.contexts:
             raise ValidationException(f"Context {self.arn('context', context_name)} already exists")
-        if not auto_created:
-            self._check_limit("Context", self.contexts.values())
+        self._claim("Context", auto_created)
         context = Context(
             arn=self.arn("context", context_name),
             name=context_name,
@@ -505,6 +509,7 @@ class LineageBackend:
     def delete_context(self, context_name: str) -> str:
         context = self.get_context(context_name)
         del self.contexts[context.name or ""]
+        self._release("Context", context.auto_created)
         self._drop_associations_of(context.arn)
         return context.arn
 
@@ -575,8 +580,7 @@ class LineageBackend:
             raise ValidationException(
                 f"Association between {source_arn} and {destination_arn} already exists"
             )
-        if not auto_created:
-            self._check_limit("Association", self.associations.values())
+        self._claim("Association", auto_created)
         association = Association(source_arn, destination_arn, association_type, auto_created)
         self.associations[association.key] = association
         return association
@@ -587,10 +591,12 @@ class LineageBackend:
             self.add_association(source_arn, destination_arn, association_type, auto_created=True)
 
     def delete_association(self, source_arn: str, destination_arn: str) -> tuple[str, str]:
-        if self.associations.pop((source_arn, destination_arn), None) is None:
+        association = self.associations.pop((source_arn, destination_arn), None)
+        if association is None:
             raise ResourceNotFound(
                 f"Association between {source_arn} and {destination_arn} does not exist"
             )
+        self._release("Association", association.auto_created)
         return source_arn, destination_arn
 
     def list_associations(
@@ -732,18 +738,26 @@ class LineageBackend:
         return (a for a in self.associations.values() if a.source_arn == arn)
 
     # ---- helpers --------------------------------------------------------------------
-    def _check_limit(self, kind: str, existing: Iterable[Any]) -> None:
-        manual = sum(1 for item in existing if not item.auto_created)
+    def _claim(self, kind: str, auto_created: bool) -> None:
+        """Count one more manually created entity of this kind, or refuse past AWS's limit."""
+        if auto_created:
+            return
+        manual = self._manual[kind]
         if manual >= LIMITS[kind]:
             raise ResourceLimitExceeded(
                 f"The account-level service limit 'Maximum number of {kind.lower()}s' is "
                 f"{LIMITS[kind]} {kind}s, with current utilization of {manual} {kind}s. "
                 "Please contact AWS support to request an increase for this limit."
             )
+        self._manual[kind] = manual + 1
+
+    def _release(self, kind: str, auto_created: bool) -> None:
+        if not auto_created:
+            self._manual[kind] -= 1
 
     def _drop_associations_of(self, arn: str) -> None:
         for key in [k for k in self.associations if arn in k]:
-            del self.associations[key]
+            self._release("Association", self.associations.pop(key).auto_created)
 
     @staticmethod
     def _select(
