@@ -14,7 +14,7 @@ of moto is copied. State lives in moto's per-account/region SageMaker backend, s
 ``/moto-api/reset`` clears it. Modules: ``models`` (backend, one method per action),
 ``responses`` (wire side), ``query`` (QueryLineage), ``autocreate`` (SageMaker's own
 lineage), ``exceptions`` (AWS error codes). Run a server standalone with
-``python -m crossline.bed.sagemaker_lineage [HOST] [PORT]``.
+``crossline bed aws [--host H] [--port P]``.
 
 Errors, as AWS gives them: ValidationException (bad parameter, malformed ARN, duplicate
 name, second artifact for a SourceUri, bad NextToken, QueryLineage StartArns > 1,
