@@ -80,9 +80,7 @@ served by ListTags.
 
 from __future__ import annotations
 
-from functools import wraps
-from typing import Any
-
+from crossline.bed.moto_ext import wrap_after
 from crossline.bed.sagemaker_lineage.autocreate import HOOKS
 from crossline.bed.sagemaker_lineage.models import LineageBackend, lineage_backend
 from crossline.bed.sagemaker_lineage.responses import (
@@ -108,18 +106,5 @@ def install() -> None:
         setattr(wrapped, _MARK, True)
         SageMakerResponse.call_action = wrapped  # type: ignore[method-assign]
     for method_name, hook in HOOKS.items():
-        original = getattr(SageMakerModelBackend, method_name)
-        if getattr(original, _MARK, False):
-            continue
-        setattr(SageMakerModelBackend, method_name, _after(original, hook))
+        wrap_after(SageMakerModelBackend, method_name, hook, _MARK)
 
-
-def _after(original: Any, hook: Any) -> Any:
-    @wraps(original)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        result = original(self, *args, **kwargs)
-        hook(self, result, kwargs)
-        return result
-
-    setattr(wrapper, _MARK, True)
-    return wrapper

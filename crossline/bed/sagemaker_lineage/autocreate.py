@@ -1,8 +1,8 @@
 """Auto-creation: the lineage SageMaker records by itself when jobs, packages and endpoints appear.
 
 Contract: ``HOOKS`` maps a moto ``SageMakerModelBackend`` method name to a function
-``hook(sagemaker_backend, result, kwargs)`` that runs after moto's own method returned
-``result`` for the keyword arguments ``kwargs``. The hooks only add lineage entities
+``hook(sagemaker_backend, result, arguments)`` that runs after moto's own method returned
+``result`` for the call's ``arguments`` (see crossline.bed.moto_ext). The hooks only add lineage entities
 (``auto_created=True``: they do not count against the manual-creation limits) and reuse
 any artifact that already has the same SourceUri, as SageMaker does. The graph they build
 is described, with the choices behind it, in the package docstring.

@@ -1,0 +1,33 @@
+"""How the bed extends moto without forking it.
+
+Contract: ``wrap_after(cls, name, hook, mark)`` replaces ``cls.name`` with a wrapper that
+calls the original and then ``hook(self, result, arguments)``, where ``arguments`` maps
+every parameter name of the original to the value it was called with (moto calls some
+backend methods positionally, some by keyword). The wrapper carries ``mark`` so that
+installing twice wraps once.
+"""
+
+from __future__ import annotations
+
+import inspect
+from functools import wraps
+from typing import Any, Callable
+
+Hook = Callable[[Any, Any, dict[str, Any]], None]
+
+
+def wrap_after(cls: type, name: str, hook: Hook, mark: str) -> None:
+    original = getattr(cls, name)
+    if getattr(original, mark, False):
+        return
+    signature = inspect.signature(original)
+
+    @wraps(original)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        arguments = signature.bind(self, *args, **kwargs).arguments
+        hook(self, result, arguments)
+        return result
+
+    setattr(wrapper, mark, True)
+    setattr(cls, name, wrapper)
