@@ -117,6 +117,15 @@ def dataset_name(uri: str) -> DatasetName:
     raise InvalidEvent(f"no OpenLineage naming rule for {uri!r}")
 
 
+def s3_location(uri: str) -> tuple[str, str]:
+    """``(bucket, key)`` of an S3 URI, for reading and writing it; the key keeps a trailing ``/``."""
+    parts = urlsplit(uri.strip())
+    if parts.scheme.lower() not in S3_SCHEMES:
+        raise InvalidEvent(f"not an S3 URI: {uri!r}")
+    _s3_name(parts.netloc, parts.path, uri)  # the same checks as a dataset name
+    return parts.netloc, parts.path.lstrip("/")
+
+
 def glue_table(
     region: str, account: str, database: str, table: str, *, partition: str = "aws"
 ) -> DatasetName:

@@ -4,8 +4,9 @@ Contract: ``MotoServer`` starts moto in server mode in a child process bound to
 127.0.0.1 and gives its ``endpoint_url``; boto3 clients pointed there are exercised
 unchanged, exactly as against AWS. ``reset()`` clears every backend between tests.
 ``serve()`` is what the child runs (and what ``crossline bed aws`` runs standalone): it
-installs crossline's extensions to moto (the SageMaker lineage emulator) before
-serving, since moto 5.2 answers every SageMaker lineage action with a 500.
+installs crossline's extensions to moto before serving: the SageMaker lineage emulator
+(moto 5.2 answers every lineage action with a 500) and the job runner (moto runs no
+job, so the runner writes the outputs a job would have written).
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ TEST_ENV = {
 
 def install_extensions() -> None:
     """Install crossline's moto extensions into this process's moto backends."""
-    from crossline.bed import sagemaker_lineage
+    from crossline.bed import job_runner, sagemaker_lineage
 
     sagemaker_lineage.install()
+    job_runner.install()
 
 
 def serve(host: str = LOOPBACK, port: int = 5000) -> None:

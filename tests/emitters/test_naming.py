@@ -200,3 +200,24 @@ def test_non_strings_are_refused(value: object) -> None:
 def test_sagemaker_arn_refuses_missing_parts(kwargs: dict[str, str], message: str) -> None:
     with pytest.raises(InvalidEvent, match=message):
         sagemaker_arn("endpoint", "credit-prod", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("s3://credit/train/2027-W10/", ("credit", "train/2027-W10/")),
+        ("s3a://credit/eval/2027-W10/evaluation.json", ("credit", "eval/2027-W10/evaluation.json")),
+    ],
+)
+def test_s3_location_keeps_the_key_as_written(uri: str, expected: tuple[str, str]) -> None:
+    from crossline.emitters.naming import s3_location
+
+    assert s3_location(uri) == expected
+
+
+@pytest.mark.parametrize("uri", ["arn:aws:glue:us-east-1:123456789012:table/db/t", "s3://bucket/", "/tmp/x"])
+def test_s3_location_refuses_what_is_not_an_s3_object_or_prefix(uri: str) -> None:
+    from crossline.emitters.naming import s3_location
+
+    with pytest.raises(InvalidEvent):
+        s3_location(uri)
