@@ -7,6 +7,7 @@ on purpose (``CrosslineError``) print as one clear line on stderr and exit with 
 - ``crossline demo``: the main job on the embedded default (no servers, no AWS).
 - ``crossline marquez up|down|status``: a Marquez backend on loopback.
 - ``crossline bed aws``: the moto server with crossline's SageMaker lineage emulator.
+- ``crossline lineage replay|status``: the durable transport's spool of undelivered events.
 """
 
 from __future__ import annotations
@@ -98,3 +99,40 @@ def bed_aws(port: int | None, host: str) -> None:
     port = port or config.port("CROSSLINE_MOTO_PORT")
     require_free_port(port, "the moto server", "--port or CROSSLINE_MOTO_PORT", host)
     serve(host=host, port=port)
+
+
+@main.group()
+def lineage() -> None:
+    """The durable lineage transport's spool: events the backend has not taken yet."""
+
+
+@lineage.command("replay")
+@click.option("--spool", "spool_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Spool folder. Default: the configured transport's, else CROSSLINE_SPOOL_DIR, "
+                   "else $CROSSLINE_HOME/spool.")
+@click.option("--url", default=None, help="Backend URL. Default: the configured transport's, else OPENLINEAGE_URL.")
+@click.option("--wait", type=float, default=30.0, show_default=True,
+              help="Seconds to wait for another process that is replaying.")
+def lineage_replay(spool_dir: Path | None, url: str | None, wait: float) -> None:
+    """Send spooled events, oldest first; exit 1 if some are left (backend down or busy)."""
+    from crossline.emitters.transport.durable import transport_from_config
+
+    transport = transport_from_config(spool_dir=spool_dir, url=url)
+    try:
+        report = transport.replay(wait=wait)
+    finally:
+        transport.http.close()
+    click.echo(json.dumps({"url": transport.url, "spool": str(transport.spool.directory), **report.as_dict()},
+                          indent=2))
+    if report.remaining:
+        sys.exit(1)
+
+
+@lineage.command("status")
+@click.option("--spool", "spool_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Spool folder (default as for replay).")
+def lineage_status(spool_dir: Path | None) -> None:
+    """Print pending and rejected events (count, bytes, oldest) as JSON."""
+    from crossline.emitters.transport.durable import spool_from_config
+
+    click.echo(json.dumps(spool_from_config(spool_dir).status().as_dict(), indent=2))

@@ -447,3 +447,61 @@ class DurableHttpTransport(Transport):
         if status >= 500 or status in self.config.retry_status or status < 400:
             raise BackendUnavailable(f"{self.url} answered HTTP {status}: {response.text[:200]}")
         raise EventRejected(status, response.text)
+
+
+def _is_durable_type(kind: Any) -> bool:
+    return kind in (DurableHttpTransport.kind, f"{DurableHttpTransport.__module__}.{DurableHttpTransport.__name__}",
+                    "crossline.emitters.transport.DurableHttpTransport")
+
+
+def configured_params(*, spool_dir: Path | None = None, url: str | None = None) -> dict[str, Any]:
+    """The durable transport's config dict as the OpenLineage client would resolve it.
+
+    Explicit arguments win. Otherwise the transport section of the OpenLineage config
+    (``openlineage.yml`` or ``OPENLINEAGE__TRANSPORT__*``) is used when its type is this
+    transport, and ``OPENLINEAGE_URL`` gives the URL when nothing else does.
+    """
+    from openlineage.client import OpenLineageClient
+
+    try:
+        section = dict(OpenLineageClient(transport=_NULL).config.transport or {})
+    except ValueError as err:
+        raise ConfigError(f"cannot read the OpenLineage config: {err}") from err
+    params: dict[str, Any] = section if _is_durable_type(section.get("type")) else {}
+    if url:
+        params["url"] = url
+    elif "url" not in params and os.environ.get("OPENLINEAGE_URL"):
+        params["url"] = os.environ["OPENLINEAGE_URL"]
+    if spool_dir is not None:
+        for spelling in _KEYS["spool_dir"]:
+            params.pop(spelling, None)
+        params["spool_dir"] = str(spool_dir)
+    return params
+
+
+def spool_from_config(spool_dir: Path | None = None) -> Spool:
+    """The spool the configured durable transport uses; no URL needed."""
+    params = configured_params(spool_dir=spool_dir)
+    params.setdefault("url", "http://unused.invalid")
+    cfg = DurableHttpConfig.from_dict(params)
+    return Spool(cfg.spool_dir, cfg.max_bytes, fsync=cfg.fsync)
+
+
+def transport_from_config(*, spool_dir: Path | None = None, url: str | None = None) -> DurableHttpTransport:
+    params = configured_params(spool_dir=spool_dir, url=url)
+    if not params.get("url"):
+        raise ConfigError(
+            "no lineage backend URL: pass --url, or configure the transport "
+            f"(type {DurableHttpTransport.kind}) in openlineage.yml or OPENLINEAGE__TRANSPORT__*, "
+            "or set OPENLINEAGE_URL"
+        )
+    return DurableHttpTransport(DurableHttpConfig.from_dict(params))
+
+
+class _NullTransport(Transport):
+    """Lets us read the client's resolved config without building its transport."""
+
+    kind = "crossline_null"
+
+
+_NULL = _NullTransport()
