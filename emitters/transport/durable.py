@@ -306,14 +306,14 @@ class DurableHttpTransport(Transport):
 
     def _emit(self, body: str) -> Outcome:
         if self.spool.has_pending():
-            report = self._drain(wait=0.0)
+            report = self._drain(wait=0.0, count=False)
             if report.remaining or report.busy:
                 # Older events wait on disk; the new one goes behind them.
                 outcome = self._spool(body)
                 if report.busy and outcome is Outcome.SPOOLED:
                     # The drainer may have looked for the last time before our file
                     # appeared; it rechecks after unlocking, and so do we.
-                    self._drain(wait=0.0)
+                    self._drain(wait=0.0, count=False)
                 return outcome
         if time.monotonic() < self._down_until:
             return self._spool(body)
@@ -370,12 +370,13 @@ class DurableHttpTransport(Transport):
             self._down = False
             log.warning("crossline lineage: %s takes events again", self.url)
 
-    def _drain(self, wait: float) -> ReplayReport:
+    def _drain(self, wait: float, count: bool = True) -> ReplayReport:
         """Replay under the spool lock; after unlocking, recheck so no event is stranded.
 
         A writer that found the lock taken spools its event and then tries the lock
         itself; the drainer unlocks and then looks again. Between the two, whoever comes
-        last sees the file.
+        last sees the file. ``count=False`` reports ``remaining`` as 0 or 1 (some left),
+        which is all ``emit`` needs and saves a listing.
         """
         total = ReplayReport()
         while True:
@@ -390,7 +391,7 @@ class DurableHttpTransport(Transport):
             if report.error is not None or not self.spool.has_pending():
                 break
             wait = 0.0
-        total.remaining = len(self.spool.pending())
+        total.remaining = self.spool.count_pending() if count else int(self.spool.has_pending())
         return total
 
     def _drain_locked(self) -> ReplayReport:
@@ -399,10 +400,11 @@ class DurableHttpTransport(Transport):
             report.error = "backend marked down (failure_backoff)"
             return report
         while True:
-            files = self.spool.pending()
-            if not files:
+            names = self.spool.pending_names()
+            if not names:
                 return report
-            for path in files:
+            for name in names:
+                path = self.spool.directory / name
                 try:
                     body = path.read_text(encoding="utf-8")
                 except FileNotFoundError:  # removed by hand meanwhile
@@ -415,7 +417,7 @@ class DurableHttpTransport(Transport):
                     return report
                 except EventRejected as err:
                     self._note_up()
-                    self._reject(body, err, name=path.name)
+                    self._reject(body, err, name=name)
                     report.rejected += 1
                     continue
                 self._note_up()
