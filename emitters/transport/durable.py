@@ -255,6 +255,7 @@ class DurableHttpTransport(Transport):
         self._down = False  # the last attempt failed; log the next failure at debug only
         self._down_until = 0.0  # monotonic time before which we do not try the backend
         self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     def __str__(self) -> str:
         return f"<DurableHttpTransport(url={self.url}, spool={self.spool.directory})>"
@@ -269,12 +270,26 @@ class DurableHttpTransport(Transport):
             log.exception("crossline lineage: could not serialize an OpenLineage event; it is lost")
             return Outcome.FAILED
         try:
+            self._after_fork()
             with self._lock:
                 return self._emit(body)
         except Exception:  # the boundary
             self.stats.errors += 1
             log.exception("crossline lineage: unexpected error delivering an event to %s", self.url)
             return Outcome.FAILED
+
+    def _after_fork(self) -> None:
+        """In a forked child (Airflow's task runner), stop using the parent's lock and sockets.
+
+        The child inherits the HTTP session's pooled connections; writing to them would
+        interleave with the parent's requests, and closing them could end the parent's
+        TLS session. So the child forgets the session (unclosed) and makes its own.
+        """
+        if self._pid == os.getpid():
+            return
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self.http.session = None  # the property makes a fresh session on next use
 
     def close(self, timeout: float = -1) -> bool:
         """Try once more to empty the spool, then close the HTTP session."""
@@ -297,6 +312,7 @@ class DurableHttpTransport(Transport):
         that is down (the report says why it stopped), ``ConfigError`` for a spool it
         cannot use.
         """
+        self._after_fork()
         with self._lock:
             self._down_until = 0.0
             return self._drain(wait=wait)

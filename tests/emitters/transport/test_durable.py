@@ -254,3 +254,32 @@ def test_two_processes_emitting_and_replaying_at_once_lose_nothing_and_send_noth
         assert mine == [f"{prefix}-{i:03d}" for i in range(40)]  # each process's order kept
     # Every event of the outage arrives before any emitted after it.
     assert all(label.startswith("down-") for label in seen[:80])
+
+
+def _emit_in_child(transport, events, label: str) -> None:
+    raise SystemExit(0 if transport.emit(events.event(label)) is Outcome.SENT else 3)
+
+
+def test_a_forked_child_uses_its_own_connection_not_the_parents(marquez, events, make_transport) -> None:
+    transport = make_transport(marquez.url)
+    assert transport.emit(events.event("parent-1")) is Outcome.SENT  # the session now holds a connection
+    child = multiprocessing.get_context("fork").Process(target=_emit_in_child, args=(transport, events, "child"))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert transport.emit(events.event("parent-2")) is Outcome.SENT  # the parent's connection still works
+    assert events.in_marquez(marquez.url) == ["parent-1", "child", "parent-2"]
+
+
+def test_failure_backoff_skips_the_backend_for_a_while_and_replay_ignores_it(
+    events, scripted, make_transport
+) -> None:
+    backend = scripted([503])
+    transport = make_transport(backend.url, failure_backoff=3600)
+    transport.emit(events.event("a"))  # 503: spooled, backend marked down for an hour
+    assert transport.emit(events.event("b")) is Outcome.SPOOLED
+    assert len(backend.received) == 1  # b did not even try
+
+    report = transport.replay()
+    assert (report.sent, report.remaining) == (2, 0)
+    assert backend.delivered() == ["a", "b"]
