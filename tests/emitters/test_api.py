@@ -27,19 +27,24 @@ def client(marquez) -> OpenLineageClient:
 
 
 def run_events(url: str, run_id: str) -> list[dict[str, Any]]:
-    """This run's events in Marquez, oldest first."""
-    response = requests.get(
-        f"{url}/api/v1/events/lineage",
-        params={
-            "after": (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(),
-            "before": (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat(),
-            "sortDirection": "asc",
-            "limit": 10_000,
-        },
-        timeout=30,
-    )
-    response.raise_for_status()
-    return [e for e in response.json()["events"] if e["run"]["runId"] == run_id]
+    """This run's events in Marquez, oldest first: the last minutes' events, page by page."""
+    now = datetime.now(timezone.utc)
+    params = {
+        "after": (now - timedelta(minutes=10)).isoformat(),
+        "before": (now + timedelta(minutes=10)).isoformat(),
+        "sortDirection": "desc",
+        "limit": 1000,
+    }
+    found: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        response = requests.get(f"{url}/api/v1/events/lineage", params={**params, "offset": offset}, timeout=30)
+        response.raise_for_status()
+        page = response.json()["events"]
+        found += [e for e in page if e["run"]["runId"] == run_id]
+        offset += len(page)
+        if not page or offset >= response.json()["totalCount"]:
+            return found[::-1]
 
 
 def names(datasets: list[dict[str, Any]]) -> list[tuple[str, str]]:
