@@ -1,6 +1,6 @@
 """Content versions of S3 datasets: what SageMaker's URI-keyed artifacts cannot tell apart.
 
-Contract: ``content_version(s3, uri)`` returns the version of the data at ``uri`` now:
+Contract: ``read_content_version(s3, uri)`` returns the version of the data at ``uri`` now:
 - an object: its S3 VersionId when the bucket is versioned, else its ETag;
 - a prefix: ``sha256:`` and the first 16 hex digits of a digest over every current
   object under it, as ``key@VersionId`` (or ``key@ETag``), in key order. Two writes of
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
-def content_version(s3: "S3Client", uri: str) -> str | None:
+def read_content_version(s3: "S3Client", uri: str) -> str | None:
     bucket, key = s3_location(uri)
     try:
         if not uri.endswith("/"):

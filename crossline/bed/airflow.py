@@ -4,7 +4,8 @@ Contract: ``AirflowBed(home, dags_folder, ...)`` prepares an AIRFLOW_HOME (SQLit
 metadata database migrated once, the OpenLineage provider configured) and
 ``run_dag(dag_id, ...)`` runs one DAG run with ``dag.test()`` in a child process and
 returns a ``DagRunResult``: the run's state, each task's state, and every OpenLineage
-event the run emitted, read back from the file transport. Events also go to Marquez
+event the run emitted, read back from the file transport. crossline's extractors are
+registered, as a user registers them. Events also go to Marquez
 over HTTP when a Marquez URL is given.
 
 Why a child process: Airflow reads its configuration at import time and keeps global
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from crossline.bed.aws import TEST_ENV
+from crossline.emitters.airflow import EXTRACTORS
 from crossline.errors import BedError
 
 PLUGIN = textwrap.dedent(
@@ -107,6 +109,7 @@ class AirflowBed:
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
                 "AIRFLOW__OPENLINEAGE__NAMESPACE": self.namespace,
                 "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(self.transport_config()),
+                "AIRFLOW__OPENLINEAGE__EXTRACTORS": EXTRACTORS,
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
                 **TEST_ENV,
             }
@@ -173,7 +176,7 @@ class AirflowBed:
             state=result["state"],
             task_states=result["tasks"],
             events=events,
-            log=proc.stderr,
+            log=proc.stdout + proc.stderr,
         )
 
 

@@ -7,7 +7,7 @@ import pytest
 from botocore.config import Config
 
 from crossline.bed.process import free_port
-from crossline.emitters.content import content_version
+from crossline.emitters.content import read_content_version as content_version
 from crossline.errors import SourceError
 
 

@@ -1,0 +1,328 @@
+"""Airflow OpenLineage extractors for the AWS operators of an ML pipeline.
+
+Contract: each extractor turns one operator's finished run into an ``OperatorLineage``
+(inputs, outputs, run facets, job facets), reading what the operator kept of its AWS
+call or describing the resource once through the operator's own hook (so the task's
+Airflow connection, endpoint and credentials apply). The provider gives:
+
+- SageMaker training and processing: datasets only. We rebuild the datasets through the
+  one naming function (the provider keeps a trailing ``/`` on prefixes), add content
+  versions, the job's identity (ARN, image, instance), hyperparameters, training metrics
+  (FinalMetricDataList) and evaluation metrics (an ``evaluation`` output's
+  ``evaluation.json``).
+- Glue, register-model-version, model, endpoint config and endpoint: nothing. We give
+  them inputs, outputs and the facets of the resource they made.
+
+Every job gets its code commit (``code_location.resolve``). Failure policy: the
+provider's ExtractorManager already catches an extractor's exception and emits the event
+without lineage; inside, each optional enrichment (content versions, reading an
+evaluation report, tags) is best-effort so that one unreadable object costs that fact,
+not the whole event, and is logged with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from airflow.providers.openlineage.extractors.base import BaseExtractor, DefaultExtractor, OperatorLineage
+
+from crossline.emitters import code_location, sagemaker
+from crossline.emitters.content import read_content_version
+from crossline.emitters.facets.standard import code_location as code_location_facet
+from crossline.emitters.naming import s3_location
+from crossline.errors import SourceError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def best_effort(what: str, fn: Callable[[], T], default: T) -> T:
+    try:
+        return fn()
+    except Exception as err:  # the emission boundary: lineage never fails a task
+        log.warning("crossline: %s failed, continuing without it: %s", what, err)
+        return default
+
+
+class _CrosslineExtractor(BaseExtractor):
+    """Shared plumbing: AWS clients from the operator's connection, code location, versions."""
+
+    operator_classes: tuple[str, ...] = ()
+
+    @classmethod
+    def get_operator_classnames(cls) -> list[str]:
+        return list(cls.operator_classes)
+
+    def _execute_extraction(self) -> OperatorLineage | None:
+        return OperatorLineage(job_facets=self._job_facets(tags=None))
+
+    # -- helpers ------------------------------------------------------------------------
+    def _client(self, service: str) -> Any:
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        clients = self.__dict__.setdefault("_crossline_clients", {})
+        if service not in clients:
+            clients[service] = AwsBaseHook(
+                aws_conn_id=getattr(self.operator, "aws_conn_id", "aws_default"),
+                region_name=getattr(self.operator, "region_name", None),
+                client_type=service,
+            ).conn
+        return clients[service]
+
+    def _job_facets(self, tags: Any) -> dict[str, Any]:
+        dag = getattr(self.operator, "dag", None)
+        location = best_effort(
+            "resolving the code location",
+            lambda: code_location.resolve(tags, getattr(dag, "fileloc", None)),
+            None,
+        )
+        if location is None:
+            return {}
+        facet = best_effort(
+            "building the sourceCodeLocation facet",
+            lambda: code_location_facet(location.repo_url, location.commit, location.path),
+            None,
+        )
+        return {"sourceCodeLocation": facet} if facet else {}
+
+    def _version(self, uri: str) -> str | None:
+        return best_effort(f"reading the content version of {uri}", lambda: read_content_version(self._client("s3"), uri), None)
+
+    def _sagemaker_tags(self, arn: str) -> list[dict[str, str]]:
+        return best_effort(f"listing the tags of {arn}", lambda: self._client("sagemaker").list_tags(ResourceArn=arn).get("Tags", []), [])
+
+
+class GlueJobExtractor(_CrosslineExtractor):
+    """GlueJobOperator: inputs and outputs from the run's arguments, run id, feature snapshot.
+
+    The Glue job's arguments are its contract with its script: ``--input_paths``
+    (comma-separated URIs), ``--output_path``, and for a feature job ``--feature_group``
+    and ``--snapshot_version``.
+    """
+
+    operator_classes = ("GlueJobOperator",)
+
+    def _execute_extraction(self) -> OperatorLineage | None:
+        args = getattr(self.operator, "script_args", None) or {}
+        inputs, output = sagemaker.glue_paths(args)
+        return OperatorLineage(
+            inputs=[sagemaker.input_dataset(u) for u in inputs],
+            outputs=[sagemaker.output_dataset(output)] if output else [],
+            job_facets=self._job_facets(args),
+        )
+
+    def extract_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        run_id = getattr(self.operator, "_job_run_id", None)
+        run: dict[str, Any] = {}
+        if run_id:
+            run = best_effort(
+                f"reading Glue job run {run_id}",
+                lambda: self._client("glue").get_job_run(JobName=self.operator.job_name, RunId=run_id)["JobRun"],
+                {},
+            )
+        args = dict(getattr(self.operator, "script_args", None) or {})
+        args.update(run.get("Arguments") or {})
+        inputs, output = sagemaker.glue_paths(args)
+        outputs = []
+        if output:
+            region, account = self._region_account()
+            snapshot = sagemaker.feature_snapshot(args, output, region, account)
+            outputs.append(sagemaker.output_dataset(output, self._version(output), [snapshot] if snapshot else []))
+        run_facets: dict[str, Any] = {}
+        if run_id:
+            from openlineage.client.facet_v2 import external_query_run
+
+            run_facets["externalQuery"] = external_query_run.ExternalQueryRunFacet(
+                externalQueryId=run_id, source=f"glue:{self.operator.job_name}"
+            )
+        return OperatorLineage(
+            inputs=[sagemaker.input_dataset(u, self._version(u)) for u in inputs],
+            outputs=outputs,
+            run_facets=run_facets,
+            job_facets=self._job_facets(args),
+        )
+
+    def _region_account(self) -> tuple[str | None, str | None]:
+        def lookup() -> tuple[str | None, str | None]:
+            arn = self._client("sts").get_caller_identity()["Arn"]
+            region = self._client("glue").meta.region_name
+            return region, sagemaker.region_account(arn)[1]
+
+        return best_effort("finding the AWS account", lookup, (None, None))
+
+
+class _SageMakerJobExtractor(_CrosslineExtractor, DefaultExtractor):
+    """Training and processing: we describe the job once (the operator keeps only a
+    stringified copy, datetimes included) and build datasets and facets from that; if
+    the job cannot be described, the provider's own lineage is used."""
+
+    def _execute_extraction(self) -> OperatorLineage | None:
+        return OperatorLineage(job_facets=self._job_facets(tags=None))
+
+    def extract_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        desc = best_effort("describing the SageMaker job", self._description, None)
+        if not desc:
+            return super().extract_on_complete(task_instance)
+        return self._lineage(desc)
+
+    def _description(self) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def _lineage(self, desc: dict[str, Any]) -> OperatorLineage:
+        raise NotImplementedError
+
+
+class SageMakerTrainingExtractor(_SageMakerJobExtractor):
+    operator_classes = ("SageMakerTrainingOperator",)
+
+    def _description(self) -> dict[str, Any] | None:
+        name = self.operator.config["TrainingJobName"]
+        return self._client("sagemaker").describe_training_job(TrainingJobName=name)
+
+    def _lineage(self, desc: dict[str, Any]) -> OperatorLineage:
+        output = sagemaker.training_output(desc)
+        return OperatorLineage(
+            inputs=[sagemaker.input_dataset(u, self._version(u)) for u in sagemaker.training_inputs(desc)],
+            outputs=[sagemaker.output_dataset(output, self._version(output))] if output else [],
+            run_facets=sagemaker.training_facets(desc),
+            job_facets=self._job_facets(self._sagemaker_tags(desc["TrainingJobArn"])),
+        )
+
+
+class SageMakerProcessingExtractor(_SageMakerJobExtractor):
+    operator_classes = ("SageMakerProcessingOperator",)
+
+    def _description(self) -> dict[str, Any] | None:
+        name = self.operator.config["ProcessingJobName"]
+        return self._client("sagemaker").describe_processing_job(ProcessingJobName=name)
+
+    def _lineage(self, desc: dict[str, Any]) -> OperatorLineage:
+        run_facets = sagemaker.processing_facets(desc)
+        outputs = []
+        metrics = []
+        for name, uri in sagemaker.processing_outputs(desc):
+            outputs.append(sagemaker.output_dataset(uri, self._version(uri)))
+            if name == "evaluation":
+                metrics += best_effort(f"reading the evaluation report under {uri}", lambda u=uri: self._evaluation(u), [])
+        if metrics:
+            from crossline.emitters.facets import CrosslineMetricsRunFacet
+
+            run_facets[CrosslineMetricsRunFacet.KEY] = CrosslineMetricsRunFacet(metrics=metrics)
+        return OperatorLineage(
+            inputs=[sagemaker.input_dataset(u, self._version(u)) for u in sagemaker.processing_inputs(desc)],
+            outputs=outputs,
+            run_facets=run_facets,
+            job_facets=self._job_facets(self._sagemaker_tags(desc["ProcessingJobArn"])),
+        )
+
+    def _evaluation(self, prefix: str) -> list[Any]:
+        report_uri = prefix if prefix.endswith(".json") else f"{prefix.rstrip('/')}/evaluation.json"
+        bucket, key = s3_location(report_uri)
+        body = self._client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        return sagemaker.evaluation_metrics(json.loads(body), source=report_uri)
+
+
+class SageMakerRegisterModelVersionExtractor(_CrosslineExtractor):
+    """The model artifact in, the model package (version, status, ARN) out."""
+
+    operator_classes = ("SageMakerRegisterModelVersionOperator",)
+
+    def _execute_extraction(self) -> OperatorLineage | None:
+        return OperatorLineage(
+            inputs=[sagemaker.input_dataset(self.operator.model_url)],
+            job_facets=self._job_facets(tags=None),
+        )
+
+    def extract_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        model_url = self.operator.model_url
+        desc = self._registered_package(self._client("sagemaker"), model_url)
+        return OperatorLineage(
+            inputs=[sagemaker.input_dataset(model_url, self._version(model_url))],
+            outputs=[sagemaker.model_package_dataset(desc)],
+            job_facets=self._job_facets(tags=None),
+        )
+
+    def _registered_package(self, sm: Any, model_url: str) -> dict[str, Any]:
+        """The newest package of the group made from this model artifact.
+
+        The operator returns the package ARN, but the return value (an XCom) cannot be
+        read from the OpenLineage listener's forked process: it has no channel to the
+        task supervisor and hangs until the listener kills it.
+        """
+        pages = sm.get_paginator("list_model_packages").paginate(
+            ModelPackageGroupName=self.operator.package_group_name, SortBy="CreationTime", SortOrder="Descending"
+        )
+        for page in pages:
+            for summary in page["ModelPackageSummaryList"]:
+                desc = sm.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+                containers = (desc.get("InferenceSpecification") or {}).get("Containers") or []
+                if any(c.get("ModelDataUrl") == model_url for c in containers):
+                    return desc
+        raise SourceError(f"no package of group {self.operator.package_group_name} holds {model_url}")
+
+
+class SageMakerModelExtractor(_CrosslineExtractor):
+    """A model: its package (or model data) in, the model out."""
+
+    operator_classes = ("SageMakerModelOperator",)
+
+    def extract_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        model = self._client("sagemaker").describe_model(ModelName=self.operator.config["ModelName"])
+        return OperatorLineage(
+            inputs=[_source_dataset(s) for s in sagemaker.model_sources(model)],
+            outputs=[sagemaker.arn_dataset(model["ModelArn"], output=True)],
+            job_facets=self._job_facets(tags=None),
+        )
+
+
+class SageMakerEndpointConfigExtractor(_CrosslineExtractor):
+    """An endpoint config: its variants' models in, the config out."""
+
+    operator_classes = ("SageMakerEndpointConfigOperator",)
+
+    def extract_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        sm = self._client("sagemaker")
+        config = sm.describe_endpoint_config(EndpointConfigName=self.operator.config["EndpointConfigName"])
+        inputs = [
+            sagemaker.arn_dataset(sm.describe_model(ModelName=v["ModelName"])["ModelArn"], output=False)
+            for v in config.get("ProductionVariants") or []
+        ]
+        return OperatorLineage(
+            inputs=inputs,
+            outputs=[sagemaker.arn_dataset(config["EndpointConfigArn"], output=True)],
+            job_facets=self._job_facets(tags=None),
+        )
+
+
+class SageMakerEndpointExtractor(_CrosslineExtractor):
+    """A deployment: the endpoint config and model packages in, the endpoint out, and what serves."""
+
+    operator_classes = ("SageMakerEndpointOperator",)
+
+    def extract_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        sm = self._client("sagemaker")
+        info = self.operator.config.get("Endpoint", self.operator.config)
+        endpoint = sm.describe_endpoint(EndpointName=info["EndpointName"])
+        config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+        models = {
+            v["ModelName"]: sm.describe_model(ModelName=v["ModelName"]) for v in config.get("ProductionVariants") or []
+        }
+        deployments = sagemaker.deployment_facets(endpoint, config, models)
+        inputs = [sagemaker.arn_dataset(config["EndpointConfigArn"], output=False)]
+        inputs += [_source_dataset(s) for m in models.values() for s in sagemaker.model_sources(m)]
+        run_facets: dict[str, Any] = {}
+        if deployments:
+            run_facets[deployments[0].KEY] = deployments[0]
+        return OperatorLineage(
+            inputs=inputs,
+            outputs=[sagemaker.arn_dataset(endpoint["EndpointArn"], output=True)],
+            run_facets=run_facets,
+            job_facets=self._job_facets(tags=None),
+        )
+
+
+def _source_dataset(source: str) -> Any:
+    return sagemaker.arn_dataset(source, output=False) if source.startswith("arn:") else sagemaker.input_dataset(source)
