@@ -149,7 +149,7 @@ class Spool:
         return sum(_folder_bytes(folder) for folder in (self.directory, self.rejected_dir, self.tmp_dir))
 
     def status(self) -> SpoolStatus:
-        pending = [p for p in self.pending()]
+        pending = self.pending()
         rejected = sorted(
             p for p in self.rejected_dir.iterdir() if p.name.endswith(SUFFIX) and not p.name.endswith(RESPONSE_SUFFIX)
         )
