@@ -25,8 +25,25 @@ class SourceError(CrosslineError):
     """A lineage source (Marquez, SageMaker, OpenLineage files, data capture) failed."""
 
 
+class BackendUnavailable(SourceError):
+    """The lineage backend did not take an event now (no answer, 5xx, 429, ...); retry later."""
+
+
 class InvalidEvent(CrosslineError):
     """An OpenLineage event or facet is malformed."""
+
+
+class EventRejected(InvalidEvent):
+    """The lineage backend refused an event (4xx); resending it will not help."""
+
+    def __init__(self, status: int, answer: str) -> None:
+        super().__init__(f"backend refused the event with HTTP {status}: {answer[:500]}")
+        self.status = status
+        self.answer = answer
+
+
+class SpoolFull(CrosslineError):
+    """Spooling an event would take the spool folder over its ``max_bytes`` bound."""
 
 
 class NodeNotFound(CrosslineError):

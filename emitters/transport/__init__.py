@@ -18,7 +18,8 @@ from crossline.emitters.transport.durable import (
     Outcome,
     ReplayReport,
 )
-from crossline.emitters.transport.spool import Spool, SpoolFull, SpoolStatus
+from crossline.emitters.transport.spool import Spool, SpoolStatus
+from crossline.errors import SpoolFull
 
 register_transport(DurableHttpTransport)
 

@@ -53,8 +53,8 @@ from openlineage.client.transport.http import HttpConfig, HttpTransport
 from openlineage.client.transport.transport import Config, Transport
 
 from crossline import config as crossline_config
-from crossline.emitters.transport.spool import Spool, SpoolFull, SpoolStatus
-from crossline.errors import ConfigError, InvalidEvent, SourceError
+from crossline.emitters.transport.spool import Spool, SpoolStatus
+from crossline.errors import BackendUnavailable, ConfigError, EventRejected, SpoolFull
 
 if TYPE_CHECKING:
     from openlineage.client.client import Event
@@ -91,17 +91,6 @@ _KEYS = {
 }
 
 
-class BackendUnavailable(SourceError):
-    """The lineage backend did not take an event now (no answer, 5xx, 429, ...); retry later."""
-
-
-class EventRejected(InvalidEvent):
-    """The lineage backend refused an event (4xx); resending it will not help."""
-
-    def __init__(self, status: int, answer: str) -> None:
-        super().__init__(f"backend refused the event with HTTP {status}: {answer[:500]}")
-        self.status = status
-        self.answer = answer
 
 
 class Outcome(str, enum.Enum):

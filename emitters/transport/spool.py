@@ -41,7 +41,7 @@ from typing import Any
 
 import attr
 
-from crossline.errors import ConfigError, CrosslineError
+from crossline.errors import ConfigError, SpoolFull
 
 SUFFIX = ".json"
 RESPONSE_SUFFIX = ".response.json"
@@ -49,10 +49,6 @@ REJECTED = "rejected"
 TMP = "tmp"
 LOCK = ".lock"
 USAGE_RESCAN_SECONDS = 1.0
-
-
-class SpoolFull(CrosslineError):
-    """Spooling an event would take the spool folder over its ``max_bytes`` bound."""
 
 
 @attr.define(frozen=True)
