@@ -5,7 +5,8 @@ metadata database migrated once, the OpenLineage provider configured) and
 ``run_dag(dag_id, ...)`` runs one DAG run with ``dag.test()`` in a child process and
 returns a ``DagRunResult``: the run's state, each task's state, and every OpenLineage
 event the run emitted, read back from the file transport. crossline's extractors are
-registered, as a user registers them. Events also go to Marquez
+registered, as a user registers them. With ``spool_dir`` the events reach Marquez
+through crossline's durable transport instead of the plain HTTP one. Events also go to Marquez
 over HTTP when a Marquez URL is given.
 
 Why a child process: Airflow reads its configuration at import time and keeps global
@@ -77,6 +78,7 @@ class AirflowBed:
         aws_endpoint_url: str | None = None,
         namespace: str = "crossline",
         extra_env: dict[str, str] | None = None,
+        spool_dir: Path | None = None,
     ) -> None:
         self.home = Path(home)
         self.dags_folder = Path(dags_folder)
@@ -84,6 +86,7 @@ class AirflowBed:
         self.aws_endpoint_url = aws_endpoint_url
         self.namespace = namespace
         self.extra_env = dict(extra_env or {})
+        self.spool_dir = spool_dir
         self._migrated = False
 
     @property
@@ -94,7 +97,14 @@ class AirflowBed:
         transports: dict[str, Any] = {
             "capture": {"type": "file", "log_file_path": str(self.events_file), "append": True},
         }
-        if self.marquez_url:
+        if self.marquez_url and self.spool_dir:
+            transports["marquez"] = {
+                "type": "crossline.emitters.transport.durable.DurableHttpTransport",
+                "url": self.marquez_url,
+                "spool_dir": str(self.spool_dir),
+                "timeout": 10,
+            }
+        elif self.marquez_url:
             transports["marquez"] = {"type": "http", "url": self.marquez_url, "timeout": 10}
         return {"type": "composite", "transports": transports, "continue_on_failure": True}
 
