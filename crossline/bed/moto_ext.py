@@ -18,20 +18,12 @@ Hook = Callable[[Any, Any, dict[str, Any]], None]
 
 
 def wrap_after(cls: type, name: str, hook: Hook, mark: str) -> None:
-    original = getattr(cls, name)
-    if getattr(original, mark, False):
-        return
-    signature = inspect.signature(original)
-
-    @wraps(original)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        result = original(self, *args, **kwargs)
-        arguments = signature.bind(self, *args, **kwargs).arguments
+    def around(call: Callable[[], Any], self: Any, arguments: dict[str, Any]) -> Any:
+        result = call()
         hook(self, result, arguments)
         return result
 
-    setattr(wrapper, mark, True)
-    setattr(cls, name, wrapper)
+    wrap_around(cls, name, around, mark)
 
 
 Around = Callable[[Callable[..., Any], Any, dict[str, Any]], Any]
