@@ -158,37 +158,59 @@ class AirflowBed:
         conf: dict[str, Any] | None = None,
         timeout: float = 600,
     ) -> DagRunResult:
+        return self.start_dag(dag_id, logical_date=logical_date, conf=conf).wait(timeout)
+
+    def start_dag(
+        self, dag_id: str, *, logical_date: datetime | None = None, conf: dict[str, Any] | None = None
+    ) -> "RunningDag":
+        """Start one DAG run in a child process and return at once (e.g. to act on its sensors)."""
         self.prepare()
         start = self.events_file.stat().st_size if self.events_file.exists() else 0
         result_file = self.home / f"result-{dag_id}.json"
         result_file.unlink(missing_ok=True)
+        log = self.home / f"run-{dag_id}.log"
         argv = [
             sys.executable, "-m", "crossline.bed.airflow", dag_id, str(result_file),
             json.dumps({"logical_date": logical_date.isoformat() if logical_date else None, "conf": conf or {}}),
         ]
+        with log.open("w") as out:
+            proc = subprocess.Popen(argv, env=self.env(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return RunningDag(self, dag_id, proc, result_file, log, start)
+
+
+@dataclass
+class RunningDag:
+    bed: AirflowBed
+    dag_id: str
+    proc: subprocess.Popen[bytes]
+    result_file: Path
+    log_file: Path
+    events_offset: int
+
+    def wait(self, timeout: float = 600) -> DagRunResult:
         try:
-            proc = subprocess.run(
-                argv, env=self.env(), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-            )
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired as err:
-            raise BedError(f"DAG {dag_id} did not finish within {timeout:.0f}s") from err
-        if not result_file.exists():
-            raise BedError(f"DAG {dag_id} runner crashed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-        result = json.loads(result_file.read_text())
+            self.proc.kill()
+            self.proc.wait()
+            raise BedError(f"DAG {self.dag_id} did not finish within {timeout:.0f}s") from err
+        log = self.log_file.read_text(errors="replace")
+        if not self.result_file.exists():
+            raise BedError(f"DAG {self.dag_id} runner crashed ({self.proc.returncode}):\n{log[-4000:]}")
+        result = json.loads(self.result_file.read_text())
         events = []
-        if self.events_file.exists():
-            with self.events_file.open() as handle:
-                handle.seek(start)
+        if self.bed.events_file.exists():
+            with self.bed.events_file.open() as handle:
+                handle.seek(self.events_offset)
                 events = [json.loads(line) for line in handle if line.strip()]
         return DagRunResult(
-            dag_id=dag_id,
+            dag_id=self.dag_id,
             run_id=result["run_id"],
             state=result["state"],
             task_states=result["tasks"],
             events=events,
-            log=proc.stdout + proc.stderr,
+            log=log,
         )
-
 
 def _child_main(dag_id: str, result_file: str, params: str) -> None:
     """Runs in the child: one dag.test() run, then flush the DAG-level events."""
