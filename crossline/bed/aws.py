@@ -5,8 +5,8 @@ Contract: ``MotoServer`` starts moto in server mode in a child process bound to
 unchanged, exactly as against AWS. ``reset()`` clears every backend between tests.
 ``serve()`` is what the child runs (and what ``crossline bed aws`` runs standalone): it
 installs crossline's extensions to moto before serving: the SageMaker lineage emulator
-(moto 5.2 answers every lineage action with a 500), Model Registry fixes (the caller
-as approver), and the job runner (moto runs no job, so the runner writes the outputs a
+(moto 5.2 answers every lineage action with a 500), UpdateEndpoint (moto has none),
+Model Registry fixes (the caller as approver), and the job runner (moto runs no job, so the runner writes the outputs a
 job would have written).
 """
 
@@ -40,8 +40,9 @@ TEST_ENV = {
 
 def install_extensions() -> None:
     """Install crossline's moto extensions into this process's moto backends."""
-    from crossline.bed import job_runner, sagemaker_lineage, sagemaker_registry
+    from crossline.bed import job_runner, sagemaker_endpoints, sagemaker_lineage, sagemaker_registry
 
+    sagemaker_endpoints.install()  # before the lineage emulator, which hooks UpdateEndpoint
     sagemaker_lineage.install()
     sagemaker_registry.install()
     job_runner.install()

@@ -6,10 +6,10 @@ started afterwards answers the SageMaker lineage API on the real wire protocol:
 - CreateArtifact/Action/Context, Describe*, List* (filters, sorting, pagination), Update*,
   Delete*; AddAssociation, DeleteAssociation, ListAssociations; QueryLineage.
 - SageMaker's own lineage appears when moto creates a training job, a processing job, a
-  model package, an approval (UpdateModelPackage) or an endpoint.
+  model package, an approval (UpdateModelPackage), an endpoint or an endpoint update.
 
 It adds methods to moto's ``SageMakerResponse`` (moto dispatches an action to the
-snake_case method of that name) and wraps five ``SageMakerModelBackend`` methods; nothing
+snake_case method of that name) and wraps six ``SageMakerModelBackend`` methods; nothing
 of moto is copied. State lives in moto's per-account/region SageMaker backend, so
 ``/moto-api/reset`` clears it. Modules: ``models`` (backend, one method per action),
 ``responses`` (wire side), ``query`` (QueryLineage), ``autocreate`` (SageMaker's own
@@ -43,10 +43,17 @@ The auto-created graph (edges are source -AssociationType-> destination):
   Properties ModelApprovalStatus, ApprovalDescription, ApprovedBy (caller's IAM ARN),
   ApprovalTime (ISO 8601), and CreatedBy.IamIdentity of the caller.
 - Endpoint E: context ``E-{epoch}-aws-endpoint`` (Type ``Endpoint``, SourceUri = endpoint
-  ARN); action ``E-{epoch}-aws-model-deployment`` (Type ``ModelDeployment``)
-  -AssociatedWith-> the context; for each variant's model container, the Image, Model
-  (ModelDataUrl) and, for a container made from a package, ModelPackage artifacts
-  -ContributedTo-> the deployment action.
+  ARN, property EndpointConfigName = the current config); action
+  ``E-{epoch}-aws-model-deployment`` (Type ``ModelDeployment``, property
+  EndpointConfigName) -AssociatedWith-> the context; for each variant's model container,
+  the Image, Model (ModelDataUrl) and, for a container made from a package, ModelPackage
+  artifacts -ContributedTo-> the deployment action.
+- UpdateEndpoint of E (added by ``crossline.bed.sagemaker_endpoints``): one more
+  ModelDeployment action, built as above for the new config's variants, on the same
+  context (``E-{epoch}-{n}-aws-model-deployment`` if the name is taken within the
+  second). Earlier deployment actions stay, so ListActions(SourceUri=endpoint ARN,
+  ActionType=ModelDeployment) ordered by CreationTime is the endpoint's deployment
+  history.
 - So Ascendants from the endpoint context reach the training data in four hops:
   Endpoint <- ModelDeployment <- Model <- TrainingJob <- DataSet.
 
@@ -73,7 +80,7 @@ Choices where AWS's documentation is vague (and why):
 - List* default to SortOrder Descending, as the API reference states.
 
 Departures from AWS that we know of: artifacts carry no SourceTypes (S3ETag etc.); no
-lineage for transform jobs, models outside endpoints, or UpdateEndpoint; experiments and
+lineage for transform jobs or models outside endpoints; experiments and
 trials have no Vertex type and are not returned by QueryLineage; Tags are stored but not
 served by ListTags.
 """
@@ -99,6 +106,10 @@ def install() -> None:
     from moto.sagemaker.models import SageMakerModelBackend
     from moto.sagemaker.responses import SageMakerResponse
 
+    from crossline.bed import sagemaker_endpoints
+
+    # UpdateEndpoint is crossline's, not moto's: it must exist before its hook wraps it.
+    sagemaker_endpoints.install()
     for name in ACTION_METHODS:
         setattr(SageMakerResponse, name, getattr(LineageResponses, name))
     if not getattr(SageMakerResponse.call_action, _MARK, False):

@@ -195,17 +195,43 @@ def record_approval(
 
 # ---- endpoints ----------------------------------------------------------------------------
 def on_endpoint(sagemaker: SageMakerModelBackend, endpoint: FakeEndpoint, _: dict[str, Any]) -> None:
+    record_deployment(sagemaker, endpoint)
+
+
+def on_update_endpoint(sagemaker: SageMakerModelBackend, endpoint: FakeEndpoint, _: dict[str, Any]) -> None:
+    record_deployment(sagemaker, endpoint)
+
+
+def record_deployment(sagemaker: SageMakerModelBackend, endpoint: FakeEndpoint) -> Action:
+    """One ModelDeployment action for the endpoint's current config, on its Endpoint context.
+
+    Called on CreateEndpoint and on every UpdateEndpoint: the endpoint's deployment
+    history is its ModelDeployment actions, ordered by CreationTime.
+    """
     lineage = lineage_backend(sagemaker)
     stamp = str(int(time.time()))
-    context = lineage.context_by_source_uri(endpoint.arn, "Endpoint") or lineage.create_context(
-        context_name=entity_name(endpoint.endpoint_name, f"{stamp}-aws-endpoint"),
-        source={"SourceUri": endpoint.arn, "SourceType": "Endpoint"},
-        context_type="Endpoint",
-        properties={"EndpointConfigName": endpoint.endpoint_config_name},
-        auto_created=True,
-    )
+    context = lineage.context_by_source_uri(endpoint.arn, "Endpoint")
+    if context is None:
+        context = lineage.create_context(
+            context_name=entity_name(endpoint.endpoint_name, f"{stamp}-aws-endpoint"),
+            source={"SourceUri": endpoint.arn, "SourceType": "Endpoint"},
+            context_type="Endpoint",
+            properties={"EndpointConfigName": endpoint.endpoint_config_name},
+            auto_created=True,
+        )
+    elif context.properties.get("EndpointConfigName") != endpoint.endpoint_config_name:
+        lineage.update_context(
+            context.arn, properties={"EndpointConfigName": endpoint.endpoint_config_name}
+        )
+    # Two deployments within one second (create, then an immediate update) need
+    # distinct names; the first keeps the plain form.
+    name = entity_name(endpoint.endpoint_name, f"{stamp}-aws-model-deployment")
+    sequence = 1
+    while name in lineage.actions:
+        name = entity_name(endpoint.endpoint_name, f"{stamp}-{sequence}-aws-model-deployment")
+        sequence += 1
     deployment = lineage.create_action(
-        action_name=entity_name(endpoint.endpoint_name, f"{stamp}-aws-model-deployment"),
+        action_name=name,
         source={"SourceUri": endpoint.arn, "SourceType": "Endpoint"},
         action_type="ModelDeployment",
         status="Completed",
@@ -226,6 +252,7 @@ def on_endpoint(sagemaker: SageMakerModelBackend, endpoint: FakeEndpoint, _: dic
                 lineage.ensure_association(
                     artifact_for(lineage, uri, kind).arn, deployment.arn, "ContributedTo"
                 )
+    return deployment
 
 
 def _deployed_artifacts(
@@ -264,4 +291,6 @@ HOOKS: dict[str, Callable[[Any, Any, dict[str, Any]], None]] = {
     "create_model_package": on_model_package,
     "update_model_package": on_update_model_package,
     "create_endpoint": on_endpoint,
+    # Added to moto by crossline.bed.sagemaker_endpoints, which must be installed first.
+    "update_endpoint": on_update_endpoint,
 }
