@@ -187,7 +187,7 @@ class SageMakerTrainingExtractor(_SageMakerJobExtractor):
         return OperatorLineage(
             inputs=[sagemaker.input_dataset(u, self._version(u)) for u in sagemaker.training_inputs(desc)],
             outputs=[sagemaker.output_dataset(output, self._version(output))] if output else [],
-            run_facets=sagemaker.training_facets(desc),
+            run_facets=best_effort("building the training job's facets", lambda: sagemaker.training_facets(desc), {}),
             job_facets=self._job_facets(self._sagemaker_tags(desc["TrainingJobArn"])),
         )
 
@@ -200,7 +200,7 @@ class SageMakerProcessingExtractor(_SageMakerJobExtractor):
         return self._client("sagemaker").describe_processing_job(ProcessingJobName=name)
 
     def _lineage(self, desc: dict[str, Any]) -> OperatorLineage:
-        run_facets = sagemaker.processing_facets(desc)
+        run_facets = best_effort("building the processing job's facets", lambda: sagemaker.processing_facets(desc), {})
         outputs = []
         metrics = []
         for name, uri in sagemaker.processing_outputs(desc):

@@ -35,7 +35,7 @@ class CrosslineDeploymentRunFacet(v.CrosslineFacet, RunFacet):
     KEY: ClassVar[str] = "crossline_deployment"
 
     def __attrs_post_init__(self) -> None:
-        if parse_arn(self.endpointArn).resource_id != self.endpointName.lower():
+        if parse_arn(self.endpointArn).resource_id.lower() != self.endpointName.lower():
             raise InvalidEvent(
                 f"CrosslineDeploymentRunFacet.endpointName: {self.endpointName!r} "
                 f"is not the endpoint of {self.endpointArn!r}"

@@ -32,7 +32,7 @@ class CrosslineFeatureSnapshotDatasetFacet(v.CrosslineFacet, DatasetFacet):
     def __attrs_post_init__(self) -> None:
         if (
             self.featureGroupArn is not None
-            and parse_arn(self.featureGroupArn).resource_id != self.featureGroupName.lower()
+            and parse_arn(self.featureGroupArn).resource_id.lower() != self.featureGroupName.lower()
         ):
             raise InvalidEvent(
                 f"CrosslineFeatureSnapshotDatasetFacet.featureGroupName: {self.featureGroupName!r} "

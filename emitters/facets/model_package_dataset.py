@@ -36,7 +36,7 @@ class CrosslineModelPackageDatasetFacet(v.CrosslineFacet, DatasetFacet):
     KEY: ClassVar[str] = "crossline_modelPackage"
 
     def __attrs_post_init__(self) -> None:
-        if parse_arn(self.arn).resource_id != f"{self.group.lower()}/{self.version}":
+        if parse_arn(self.arn).resource_id.lower() != f"{self.group.lower()}/{self.version}":
             raise InvalidEvent(
                 "CrosslineModelPackageDatasetFacet.arn: "
                 f"{self.arn!r} is not version {self.version} of group {self.group!r}"

@@ -47,7 +47,7 @@ class CrosslineSagemakerJobRunFacet(v.CrosslineFacet, RunFacet):
             raise InvalidEvent(
                 f"CrosslineSagemakerJobRunFacet.kind: {self.kind!r} does not match ARN {self.arn!r}"
             )
-        if parsed.resource_id != self.name.lower():
+        if parsed.resource_id.lower() != self.name.lower():
             raise InvalidEvent(
                 f"CrosslineSagemakerJobRunFacet.name: {self.name!r} "
                 f"is not the job of ARN {self.arn!r}"

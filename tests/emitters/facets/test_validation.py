@@ -198,3 +198,15 @@ def test_sagemaker_spelling_of_names_is_accepted() -> None:
     """AWS lower-cases names in ARNs; the facet keeps the name as given and still matches."""
     facet = job(arn=f"{SM}:training-job/credit-xgb-2027w10-a3c7", name="credit-xgb-2027W10-a3c7")
     assert facet.name == "credit-xgb-2027W10-a3c7"
+
+
+def test_arns_join_names_whatever_their_case() -> None:
+    """AWS lower-cases names in most SageMaker ARNs, but not all APIs (nor moto) do."""
+    from crossline.emitters.facets import CrosslineSagemakerJobRunFacet
+
+    facet = CrosslineSagemakerJobRunFacet(
+        arn="arn:aws:sagemaker:us-east-1:123456789012:training-job/credit-xgb-2027W10-a3c7",
+        name="credit-xgb-2027W10-a3c7",
+        kind="training",
+    )
+    assert facet.name == "credit-xgb-2027W10-a3c7"
