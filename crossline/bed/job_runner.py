@@ -72,7 +72,13 @@ def _training_created(backend: Any, job: Any, kwargs: dict[str, Any]) -> None:
     model = {
         "training_job": job.training_job_name,
         "hyperparameters": job.hyper_parameters,
-        "inputs": [c["DataSource"]["S3DataSource"]["S3Uri"] for c in job.input_data_config],
+        # InputDataConfig is optional (an algorithm may need no channel), and a channel
+        # may read from a file system instead of S3.
+        "inputs": [
+            c["DataSource"]["S3DataSource"]["S3Uri"]
+            for c in job.input_data_config or []
+            if "S3DataSource" in c.get("DataSource", {})
+        ],
     }
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
