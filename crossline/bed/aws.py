@@ -6,17 +6,25 @@ unchanged, exactly as against AWS. ``reset()`` clears every backend between test
 ``serve()`` is what the child runs (and what ``crossline bed aws`` runs standalone): it
 installs crossline's extensions to moto before serving: the SageMaker lineage emulator
 (moto 5.2 answers every lineage action with a 500), UpdateEndpoint (moto has none),
-Model Registry fixes (the caller as approver), and the job runner (moto runs no job, so the runner writes the outputs a
-job would have written).
+Model Registry fixes (the caller as approver), and the job runner (moto runs no job,
+so the runner writes the outputs a job would have written).
+
+The server process also answers the bed's admin routes beside moto's app
+(``crossline.bed.bed_admin``): a bed clock (``set_clock``/``now``), so that what moto
+stamps happens in the scenario's March 2027. ``reset()`` also returns the clock to real
+time.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+from datetime import datetime
 from pathlib import Path
+from typing import Any, NoReturn
 
 import requests
 
@@ -40,20 +48,48 @@ TEST_ENV = {
 
 def install_extensions() -> None:
     """Install crossline's moto extensions into this process's moto backends."""
-    from crossline.bed import job_runner, sagemaker_endpoints, sagemaker_lineage, sagemaker_registry
+    from crossline.bed import (
+        bed_admin,
+        job_runner,
+        sagemaker_endpoints,
+        sagemaker_lineage,
+        sagemaker_registry,
+    )
 
     sagemaker_endpoints.install()  # before the lineage emulator, which hooks UpdateEndpoint
     sagemaker_lineage.install()
     sagemaker_registry.install()
     job_runner.install()
+    bed_admin.install()
+
+
+def _exit(signum: int, frame: Any) -> NoReturn:
+    sys.exit(0)
 
 
 def serve(host: str = LOOPBACK, port: int = 5000) -> None:
-    """Run moto's server with the extensions, in the foreground."""
-    from moto import server
+    """Run moto's server with the extensions and the bed's admin routes, in the foreground.
+
+    Built as ``moto.server.main`` builds it (moto's domain dispatcher, werkzeug's threaded
+    server with moto's request handler), with ``BedApplication`` in front to serve
+    ``/crossline-bed/``.
+    """
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import run_simple
+
+    from crossline.bed.bed_admin import BedApplication
 
     install_extensions()
-    server.main(["-H", host, "-p", str(port)])
+    # moto reads its own port from here (e.g. for URLs it hands out), as moto.server.main sets it.
+    os.environ.setdefault("MOTO_PORT", str(port))
+    signal.signal(signal.SIGINT, _exit)
+    signal.signal(signal.SIGTERM, _exit)
+    app = BedApplication(DomainDispatcherApplication(create_backend_app))
+    run_simple(host, port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
 class MotoServer:
@@ -101,6 +137,31 @@ class MotoServer:
         response = requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=30)
         if response.status_code != 200:
             raise BedError(f"moto reset failed: HTTP {response.status_code} {response.text[:200]}")
+
+    # ---- the bed's admin routes (crossline.bed.bed_admin) ----
+    def set_clock(self, at: datetime | None) -> datetime:
+        """Move the server's clock to ``at`` (ticking on from there), or back to real time with None."""
+        body = {"at": at.isoformat() if at is not None else None}
+        return self._parse_now(self._admin("POST", "clock", body))
+
+    def now(self) -> datetime:
+        """The time the server's clock shows."""
+        return self._parse_now(self._admin("GET", "clock"))
+
+    def _admin(self, method: str, route: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        url = f"{self.endpoint_url}/crossline-bed/{route}"
+        try:
+            response = requests.request(method, url, json=body, timeout=30)
+        except requests.RequestException as err:
+            raise BedError(f"moto server admin {method} {route} failed: {err}") from err
+        if response.status_code != 200:
+            raise BedError(f"moto server admin {method} {route}: HTTP {response.status_code} {response.text[:200]}")
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    @staticmethod
+    def _parse_now(answer: dict[str, Any]) -> datetime:
+        return datetime.fromisoformat(answer["now"])
 
     def stop(self) -> None:
         if self._proc is not None:
