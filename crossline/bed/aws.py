@@ -11,8 +11,9 @@ so the runner writes the outputs a job would have written).
 
 The server process also answers the bed's admin routes beside moto's app
 (``crossline.bed.bed_admin``): a bed clock (``set_clock``/``now``), so that what moto
-stamps happens in the scenario's March 2027. ``reset()`` also returns the clock to real
-time.
+stamps happens in the scenario's March 2027, and injected faults
+(``inject_glue_failure``/``clear_faults``). ``reset()`` also returns the clock to real
+time and clears the faults.
 """
 
 from __future__ import annotations
@@ -147,6 +148,13 @@ class MotoServer:
     def now(self) -> datetime:
         """The time the server's clock shows."""
         return self._parse_now(self._admin("GET", "clock"))
+
+    def inject_glue_failure(self, job_name: str, error: str) -> None:
+        """Make the next run of Glue job ``job_name`` fail with ErrorMessage ``error``."""
+        self._admin("POST", "faults", {"glue_job": job_name, "error": error})
+
+    def clear_faults(self) -> None:
+        self._admin("DELETE", "faults")
 
     def _admin(self, method: str, route: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         url = f"{self.endpoint_url}/crossline-bed/{route}"

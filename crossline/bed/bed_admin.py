@@ -9,9 +9,13 @@ with HTTP 400 (bad body), 404 (unknown path) or 405 (wrong method).
 - ``POST /crossline-bed/clock`` ``{"at": "2027-03-06T03:13:30Z"}`` moves the server's
   clock there and lets it tick on; ``{"at": null}`` returns to real time. Answers like
   GET. See ``crossline.bed.clock``.
+- ``POST /crossline-bed/faults`` ``{"glue_job": name, "error": message}``: the next run
+  of that Glue job fails with that ErrorMessage and writes no output. ``GET`` lists the
+  faults not yet used, ``DELETE`` clears them; both answer ``{"faults": {job: [error]}}``.
+  See ``crossline.bed.faults``.
 
 ``install()`` makes ``POST /moto-api/reset`` (moto's own route) also set the clock back
-to real time, so a reset bed is a clean bed.
+to real time and clear the faults, so a reset bed is a clean bed.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from crossline.bed import clock
+from crossline.bed import clock, faults
 from crossline.bed.moto_ext import wrap_after
 
 PREFIX = "/crossline-bed/"
@@ -100,18 +104,39 @@ def _set_clock(request: Request) -> dict[str, Any]:
     return _clock_state()
 
 
+# ---- faults ---------------------------------------------------------------------------
+def _faults_state(_: Request | None = None) -> dict[str, Any]:
+    return {"faults": faults.pending()}
+
+
+def _add_fault(request: Request) -> dict[str, Any]:
+    body = _body(request)
+    job, error = body.get("glue_job"), body.get("error")
+    if not isinstance(job, str) or not job or not isinstance(error, str) or not error:
+        raise BadRequest('body must be {"glue_job": name, "error": message}, both non-empty strings')
+    faults.inject_glue_failure(job, error)
+    return _faults_state()
+
+
+def _clear_faults(_: Request) -> dict[str, Any]:
+    faults.clear()
+    return _faults_state()
+
+
 _ROUTES: dict[str, dict[str, Callable[[Request], dict[str, Any]]]] = {
     "clock": {"GET": _get_clock, "POST": _set_clock},
+    "faults": {"GET": _faults_state, "POST": _add_fault, "DELETE": _clear_faults},
 }
 
 
 # ---- reset ----------------------------------------------------------------------------
 def _reset_bed(*_: Any) -> None:
     clock.set_clock(None)
+    faults.clear()
 
 
 def install() -> None:
-    """Make moto's reset reset the bed's clock too; calling it again changes nothing."""
+    """Make moto's reset reset the bed's clock and faults too; calling it again changes nothing."""
     from moto.moto_api._internal.models import MotoAPIBackend
 
     wrap_after(MotoAPIBackend, "reset", _reset_bed, _MARK)

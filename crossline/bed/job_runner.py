@@ -8,6 +8,8 @@ Writes go through moto's S3 backend, so versioned buckets give real VersionIds. 
 output whose bucket does not exist is not written (the real job would have failed to
 write it; the reader then finds nothing, as it would on AWS).
 
+A Glue run with a fault injected (``crossline.bed.faults``) fails and writes nothing.
+
 What each job leaves behind (deterministic in the job's inputs, so a re-run with the
 same inputs writes the same bytes):
 - Glue job run with argument ``--output_path``: ``part-00000.parquet`` under that prefix.
@@ -27,6 +29,7 @@ import json
 import tarfile
 from typing import Any
 
+from crossline.bed import faults
 from crossline.bed.moto_ext import wrap_after
 from crossline.emitters.naming import s3_location
 
@@ -61,6 +64,11 @@ def simulated_metrics(inputs: list[str]) -> dict[str, float]:
 
 
 def _glue_ran(backend: Any, run_id: Any, kwargs: dict[str, Any]) -> None:
+    error = faults.take_glue_failure(kwargs["name"])
+    if error is not None:
+        run = next(r for r in backend.jobs[kwargs["name"]].job_runs if r.job_run_id == run_id)
+        faults.fail_glue_run(run, error)
+        return
     arguments = kwargs.get("arguments") or {}
     output = arguments.get("--output_path")
     if output:
@@ -109,6 +117,7 @@ def install() -> None:
     from moto.glue.models import GlueBackend
     from moto.sagemaker.models import SageMakerModelBackend
 
+    faults.install()
     wrap_after(GlueBackend, "start_job_run", _glue_ran, _MARK)
     wrap_after(SageMakerModelBackend, "create_training_job", _training_created, _MARK)
     wrap_after(SageMakerModelBackend, "create_processing_job", _processing_created, _MARK)

@@ -1,0 +1,80 @@
+"""Faults injected into the bed's AWS: Glue job runs that fail.
+
+Contract: ``inject_glue_failure(job, error)`` makes the next run of Glue job ``job`` fail
+with ``error``; injecting twice fails the next two runs. ``clear()`` drops the faults
+not yet used. The job runner (``crossline.bed.job_runner``) asks ``take_glue_failure``
+when a run starts; for a fault it calls ``fail_glue_run`` and writes no output, as a
+failed job would leave none. A failed run goes through moto's own state manager
+(``glue::job_run``: STARTING, RUNNING, then FAILED where moto would say SUCCEEDED), so
+GetJobRun shows ``JobRunState: FAILED`` and the ``ErrorMessage``, and Airflow's
+``GlueJobOperator`` (``wait_for_completion=True``) fails the task. ``install()`` adds
+the ErrorMessage to moto's job-run output; moto has no field for it.
+
+State lives in the moto server process, shared by its threads; ``/moto-api/reset``
+clears it (see ``crossline.bed.bed_admin``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict, deque
+from typing import TYPE_CHECKING, Any
+
+from crossline.bed.moto_ext import wrap_after
+
+if TYPE_CHECKING:
+    from moto.glue.models import FakeJobRun
+
+_MARK = "_crossline_faults"
+_ERROR = "_crossline_error_message"
+
+_lock = threading.Lock()
+_glue: defaultdict[str, deque[str]] = defaultdict(deque)
+
+
+def inject_glue_failure(job_name: str, error: str) -> None:
+    with _lock:
+        _glue[job_name].append(error)
+
+
+def take_glue_failure(job_name: str) -> str | None:
+    """The error the run starting now must fail with, if a fault waits for this job."""
+    with _lock:
+        waiting = _glue.get(job_name)
+        if not waiting:
+            return None
+        error = waiting.popleft()
+        if not waiting:
+            del _glue[job_name]
+        return error
+
+
+def pending() -> dict[str, list[str]]:
+    """The faults not yet used, job name -> errors in the order they will be used."""
+    with _lock:
+        return {job: list(errors) for job, errors in _glue.items()}
+
+
+def clear() -> None:
+    with _lock:
+        _glue.clear()
+
+
+def fail_glue_run(run: FakeJobRun, error: str) -> None:
+    """Make moto's run end FAILED with ``error``, through the same state progression."""
+    run._transitions = [("STARTING", "RUNNING"), ("RUNNING", "FAILED")]
+    setattr(run, _ERROR, error)
+
+
+def _with_error_message(run: Any, result: dict[str, Any], _: dict[str, Any]) -> None:
+    error = getattr(run, _ERROR, None)
+    # AWS shows ErrorMessage once the run has failed, not while it is still running.
+    if error is not None and result.get("JobRunState") == "FAILED":
+        result["ErrorMessage"] = error
+
+
+def install() -> None:
+    """Teach moto's Glue job runs to report an ErrorMessage; calling it again changes nothing."""
+    from moto.glue.models import FakeJobRun
+
+    wrap_after(FakeJobRun, "as_dict", _with_error_message, _MARK)
