@@ -1,0 +1,174 @@
+"""dags/credit_retraining.py runs the scenario's two weeks end to end on the bed.
+
+Airflow runs the real DAG against moto with crossline's extensions (lineage emulator,
+job runner, registry fixes, clock); events go to the bed's Marquez and to a file; risk
+approves each package in the registry while the DAG's sensor waits, and the approval
+emitter reports it; the endpoint serves loan-8231 on 12 March and loan-9120 after the
+15 March swap.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from marquez_client import MarquezClient
+from openlineage.client import OpenLineageClient
+from openlineage.client.transport.composite import CompositeConfig, CompositeTransport
+
+from crossline.bed.airflow import AirflowBed, DagRunResult
+from crossline.bed.aws import MotoServer
+from crossline.bed.marquez import MarquezState
+from crossline.emitters.naming import s3_location
+from crossline.bed.scenario import STORY_INFERENCES, STORY_WEEKS, CreditBed, approval_emitter
+
+REPO = Path(__file__).resolve().parents[2]
+SM = "arn:aws:sagemaker:us-east-1:123456789012"
+TASKS = {
+    "features_accounts", "features_behaviour", "assemble_training_set", "train", "evaluate", "register",
+    "await_approval", "create_model", "create_endpoint_config", "deploy",
+}
+
+
+class Story:
+    def __init__(self, bed: CreditBed, namespace: str) -> None:
+        self.bed = bed
+        self.namespace = namespace
+        self.runs: dict[str, DagRunResult] = {}
+        self.captures: dict[str, str] = {}
+
+
+def _openlineage_client(bed: AirflowBed) -> OpenLineageClient:
+    """The approval emitter's client: the same destinations as the DAG's events."""
+    return OpenLineageClient(
+        transport=CompositeTransport(CompositeConfig.from_dict(bed.transport_config()))
+    )
+
+
+@pytest.fixture(scope="module")
+def namespace() -> str:
+    return f"credit-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory, moto_server: MotoServer, marquez: MarquezState, namespace: str) -> Story:
+    moto_server.reset()
+    airflow = AirflowBed(
+        tmp_path_factory.mktemp("airflow-story"), REPO / "dags",
+        marquez_url=marquez.url, aws_endpoint_url=moto_server.endpoint_url, namespace=namespace,
+    )
+    bed = CreditBed(moto_server, airflow)
+    bed.seed()
+    emit = approval_emitter(bed.client("sagemaker"), _openlineage_client(airflow), namespace)
+    story = Story(bed, namespace)
+    w10, w11 = STORY_WEEKS
+    loan_8231, loan_9120 = STORY_INFERENCES
+    story.runs[w10.week] = bed.run_week(w10, emit=emit)
+    story.captures[loan_8231.inference_id] = bed.infer(loan_8231)
+    story.runs[w11.week] = bed.run_week(w11, emit=emit)
+    story.captures[loan_9120.inference_id] = bed.infer(loan_9120)
+    return story
+
+
+def _io(event: dict) -> tuple[set[str], set[str]]:
+    return (
+        {f"{d['namespace']}/{d['name']}" for d in event.get("inputs", [])},
+        {f"{d['namespace']}/{d['name']}" for d in event.get("outputs", [])},
+    )
+
+
+def _complete(result: DagRunResult, task: str) -> dict:
+    return [e for e in result.task_events(task) if e["eventType"] == "COMPLETE"][-1]
+
+
+@pytest.mark.parametrize("week", ["2027-W10", "2027-W11"])
+def test_each_week_runs_every_task_with_the_scenarios_edges(story: Story, week: str) -> None:
+    run = story.runs[week]
+    assert run.state == "success", run.log[-3000:]
+    assert run.task_states == {t: "success" for t in TASKS}
+    assert _io(_complete(run, "features_accounts"))[1] == {f"s3://credit-features/accounts/{week}"}
+    assert _io(_complete(run, "features_behaviour"))[1] == {f"s3://credit-features/behaviour/{week}"}
+    assert _io(_complete(run, "assemble_training_set")) == (
+        {f"s3://credit-features/accounts/{week}", f"s3://credit-features/behaviour/{week}", "s3://policy/excl-v14.csv"},
+        {f"s3://credit/train/{week}"},
+    )
+    train = _complete(run, "train")
+    inputs, outputs = _io(train)
+    assert inputs == {f"s3://credit/train/{week}"}
+    (model,) = outputs
+    assert model.startswith(f"s3://credit/models/credit-xgb-{week.replace('-', '')}-")
+    assert train["run"]["facets"]["crossline_hyperparameters"]["hyperparameters"] == {
+        "max_depth": "6", "eta": "0.2", "num_round": "300", "objective": "binary:logistic",
+    }
+    metrics = _complete(run, "evaluate")["run"]["facets"]["crossline_metrics"]["metrics"]
+    assert {m["name"] for m in metrics} == {"auc", "ks"}
+    version = {"2027-W10": 73, "2027-W11": 74}[week]
+    assert _io(_complete(run, "register"))[1] == {f"{SM}/model-package/credit-xgb/{version}"}
+    deploy = _complete(run, "deploy")
+    assert _io(deploy)[1] == {f"{SM}/endpoint/credit-prod"}
+    assert deploy["run"]["facets"]["crossline_deployment"]["variantName"] == f"credit-prod-v{version}"
+
+
+def test_marquez_holds_both_weeks(story: Story, marquez: MarquezState) -> None:
+    client = MarquezClient(url=marquez.url)
+    for task in TASKS:
+        runs = client.list_job_runs(story.namespace, f"credit_retraining.{task}")["runs"]
+        assert len(runs) == 2 and {r["state"] for r in runs} == {"COMPLETED"}, task
+    for week in ("2027-W10", "2027-W11"):
+        for group in ("accounts", "behaviour"):
+            assert client.get_dataset("s3://credit-features", f"{group}/{week}")["name"] == f"{group}/{week}"
+        assert client.get_dataset("s3://credit", f"train/{week}")["name"] == f"train/{week}"
+    approvals = client.list_job_runs(story.namespace, "model_registry.approval.credit-xgb")["runs"]
+    assert len(approvals) == 2
+    # Marquez splits a node id at every ':' not followed by '//' or a digit, so a
+    # dataset whose namespace is an ARN cannot be a start node; the walk starts from the
+    # training set and must reach the endpoint.
+    graph = requests.get(
+        f"{marquez.url}/api/v1/lineage",
+        params={"nodeId": "dataset:s3://credit:train/2027-W11", "depth": 20}, timeout=10,
+    ).json()["graph"]
+    ids = {node["id"] for node in graph}
+    # The latest week's chain, from the feature snapshots to the endpoint.
+    assert {
+        f"dataset:{SM}:endpoint/credit-prod",
+        f"dataset:{SM}:model-package/credit-xgb/74",
+        f"job:{story.namespace}:credit_retraining.train",
+        "dataset:s3://credit:train/2027-W11",
+        "dataset:s3://credit-features:accounts/2027-W11",
+        "dataset:s3://policy:excl-v14.csv",
+    } <= ids
+
+
+def test_sagemaker_side_has_both_trainings_packages_approvals_and_deployments(story: Story) -> None:
+    sm = story.bed.client("sagemaker")
+    jobs = sm.list_training_jobs()["TrainingJobSummaries"]
+    assert sorted(j["TrainingJobName"][:18] for j in jobs) == ["credit-xgb-2027W10", "credit-xgb-2027W11"]
+    for version, approved_on in ((73, "2027-03-08"), (74, "2027-03-15")):
+        package = sm.describe_model_package(ModelPackageName=f"{SM}:model-package/credit-xgb/{version}")
+        assert package["ModelApprovalStatus"] == "Approved"
+        assert package["LastModifiedBy"]["IamIdentity"]["Arn"].endswith("assumed-role/risk-ops/risk-ops@company.com")
+        assert package["LastModifiedTime"].isoformat().startswith(approved_on)
+    approvals = [
+        sm.describe_action(ActionName=a["ActionName"])
+        for a in sm.list_actions(ActionType="Approval", MaxResults=100)["ActionSummaries"]
+    ]
+    approved = {a["Source"]["SourceUri"].rsplit("/", 1)[1] for a in approvals if a["Properties"].get("ModelApprovalStatus") == "Approved" and "risk-ops" in a["Properties"].get("ApprovedBy", "")}
+    assert {"73", "74"} <= approved
+    deployments = sm.list_actions(ActionType="ModelDeployment", MaxResults=100)["ActionSummaries"]
+    assert len(deployments) == 2
+    endpoint = sm.describe_endpoint(EndpointName="credit-prod")
+    assert endpoint["EndpointConfigName"] == "credit-prod-v74"
+    assert endpoint["LastModifiedTime"].isoformat().startswith("2027-03-15")
+
+
+def test_data_capture_holds_loan_8231_under_v73_on_12_march(story: Story) -> None:
+    uri = story.captures["loan-8231"]
+    assert uri.startswith("s3://credit/datacapture/credit-prod/credit-prod-v73/2027/03/12/10/")
+    bucket, key = s3_location(uri)
+    record = json.loads(story.bed.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().splitlines()[0])
+    assert record["eventMetadata"]["inferenceId"] == "loan-8231"
+    assert record["eventMetadata"]["inferenceTime"] == "2027-03-12T10:14:03Z"
+    assert story.captures["loan-9120"].startswith("s3://credit/datacapture/credit-prod/credit-prod-v74/2027/03/16/11/")
