@@ -8,8 +8,9 @@ COMPLETE run event:
 
 - job ``{namespace}`` / ``model_registry.approval.{group}``; ``namespace`` is
   ``CROSSLINE_NAMESPACE`` (default ``crossline``);
-- run id: a UUID derived from (package ARN, status, decision time), so EventBridge's
-  at-least-once redelivery re-sends the same run, not a new one;
+- run id: a UUID derived from (namespace, package ARN, status, decision time), so
+  EventBridge's at-least-once redelivery re-sends the same run, not a new one, while two
+  deployments of crossline reporting into one Marquez never share a run;
 - event time: the decision time, not the time the Lambda ran;
 - output: the model package dataset (one naming function) with its
   ``crossline_modelPackage`` facet, now showing the new status;
@@ -46,8 +47,8 @@ DETAIL_TYPE = "SageMaker Model Package State Change"
 RUN_NAMESPACE = uuid.UUID("5f0c4f4e-8a59-4e0b-9a0e-3b9f6d1c2a71")
 
 
-def approval_run_id(package_arn: str, status: str, decided_at: str) -> str:
-    return str(uuid.uuid5(RUN_NAMESPACE, f"{package_arn}|{status}|{decided_at}"))
+def approval_run_id(namespace: str, package_arn: str, status: str, decided_at: str) -> str:
+    return str(uuid.uuid5(RUN_NAMESPACE, f"{namespace}|{package_arn}|{status}|{decided_at}"))
 
 
 def _iso(value: Any) -> str:
@@ -74,7 +75,7 @@ def approval_event(event: Mapping[str, Any], package: Mapping[str, Any], namespa
     return RunEvent(
         eventType=RunState.COMPLETE,
         eventTime=decided_at,
-        run=Run(runId=approval_run_id(package["ModelPackageArn"], status, decided_at), facets={approval.KEY: approval}),
+        run=Run(runId=approval_run_id(namespace, package["ModelPackageArn"], status, decided_at), facets={approval.KEY: approval}),
         job=Job(namespace=namespace, name=f"model_registry.approval.{package['ModelPackageGroupName']}"),
         outputs=[sagemaker.model_package_dataset(package, output=True)],
         producer=PRODUCER,

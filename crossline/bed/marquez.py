@@ -206,7 +206,7 @@ class MarquezBed:
             assert lib is not None
             pid = self._start_real(lib, log)
         else:
-            pid = self._start_standin(dsn, timeout)
+            pid = self._start_standin(dsn, log, timeout)
         state = MarquezState(impl=impl, pid=pid, url=self.url, admin_url=self.admin_url, log=str(log), reason=reason)
         self.state_file.write_text(json.dumps(asdict(state)))
         try:
@@ -244,10 +244,10 @@ class MarquezBed:
             )
         return proc.pid
 
-    def _start_standin(self, dsn: str, timeout: float) -> int:
+    def _start_standin(self, dsn: str, log: Path, timeout: float) -> int:
         from crossline.bed.marquez_standin import StandinServer
 
-        server = StandinServer(dsn=dsn, port=self.port, admin_port=self.admin_port)
+        server = StandinServer(dsn=dsn, port=self.port, admin_port=self.admin_port, log=log)
         server.start(timeout=timeout)
         return server.pid
 

@@ -133,12 +133,15 @@ class CreditBed:
         sm = self.client("sagemaker")
         known = self._latest_version(sm)
         running = self.airflow.start_dag(DAG_ID, logical_date=week.logical_date, conf={**self.conf, "week": week.week})
+        outcome: dict[str, Any] = {}
         approver = threading.Thread(
-            target=self._approve_when_registered, args=(known, week, emit, running), daemon=True, name="risk-ops"
+            target=self._approve_when_registered, args=(known, week, emit, running, outcome), daemon=True, name="risk-ops"
         )
         approver.start()
         result = running.wait(timeout)
-        approver.join(timeout=30)
+        approver.join(timeout=60)
+        if "error" in outcome:
+            raise BedError(f"risk-ops could not approve week {week.week}: {outcome['error']!r}") from outcome["error"]
         return result
 
     def _latest_version(self, sm: Any) -> int:
@@ -146,16 +149,22 @@ class CreditBed:
         summaries = page["ModelPackageSummaryList"]
         return int(summaries[0]["ModelPackageVersion"]) if summaries else 0
 
-    def _approve_when_registered(self, known: int, week: Week, emit: Callable[[Any], None], running: Any) -> None:
-        sm = self.client("sagemaker")
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline and running.proc.poll() is None:
-            page = sm.list_model_packages(ModelPackageGroupName=GROUP, SortBy="CreationTime", SortOrder="Descending", MaxResults=1)
-            newest = page["ModelPackageSummaryList"][0]
-            if int(newest["ModelPackageVersion"]) > known and newest["ModelApprovalStatus"] == "PendingManualApproval":
-                self.approve(newest["ModelPackageArn"], week.approved_at, week.approval_note, emit)
-                return
-            time.sleep(0.5)
+    def _approve_when_registered(
+        self, known: int, week: Week, emit: Callable[[Any], None], running: Any, outcome: dict[str, Any]
+    ) -> None:
+        """risk-ops watches the registry; a failure is kept for ``run_week`` to raise."""
+        try:
+            sm = self.client("sagemaker")
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline and running.proc.poll() is None:
+                page = sm.list_model_packages(ModelPackageGroupName=GROUP, SortBy="CreationTime", SortOrder="Descending", MaxResults=1)
+                newest = page["ModelPackageSummaryList"][0]
+                if int(newest["ModelPackageVersion"]) > known and newest["ModelApprovalStatus"] == "PendingManualApproval":
+                    outcome["event"] = self.approve(newest["ModelPackageArn"], week.approved_at, week.approval_note, emit)
+                    return
+                time.sleep(0.5)
+        except Exception as err:  # surfaced by run_week, after the DAG has finished
+            outcome["error"] = err
 
     def approve(self, package_arn: str, at: datetime, note: str, emit: Callable[[Any], None]) -> dict[str, Any]:
         """risk-ops approves in the registry; EventBridge's event goes to the approval emitter."""
