@@ -1,0 +1,144 @@
+"""The typed graph crossline builds: node and edge kinds, ids, and the records sources emit.
+
+Contract: every source turns what it reads into ``Node`` and ``Edge`` records; the store
+keeps them; queries walk them. Nothing else defines a node id: ``*_id`` functions below
+build every id, from the one naming function's ``(namespace, name)`` where one applies,
+in Marquez's form (``dataset:<ns>:<name>``, ``job:<ns>:<name>``, ``run:<uuid>``) so ids
+read the same in both tools. SageMaker entities are their ARN.
+
+Edges point the way influence flows: a dataset version *feeds* a run, the run *produces*
+the next version, a package is *served by* an endpoint variant. Queries walk "ancestors"
+against the arrows and "descendants" with them. Structural edges (a run of a job, a
+version of a dataset, a variant of an endpoint) are kept apart from flow edges so that
+a walk does not wander from one run of a job to every other run of it.
+
+Time is data: a node or edge may carry ``valid_from``/``valid_to`` (UTC, ``valid_to``
+``None`` while still true), e.g. which package a variant served, or an approval status.
+Every edge made by reconciliation carries ``rule`` and ``evidence`` in its ``props``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, NewType
+
+from crossline.emitters.naming import dataset_name
+
+NodeId = NewType("NodeId", str)
+
+
+class NodeKind(StrEnum):
+    DATASET = "dataset"
+    DATASET_VERSION = "dataset_version"
+    JOB = "job"
+    RUN = "run"
+    SM_ARTIFACT = "sagemaker_artifact"
+    SM_ACTION = "sagemaker_action"
+    SM_CONTEXT = "sagemaker_context"
+    SM_TRIAL_COMPONENT = "sagemaker_trial_component"
+    TRAINING_JOB = "training_job"
+    PROCESSING_JOB = "processing_job"
+    MODEL_PACKAGE = "model_package"
+    MODEL = "model"
+    ENDPOINT = "endpoint"
+    ENDPOINT_VARIANT = "endpoint_variant"
+    APPROVAL = "approval"
+    CODE_COMMIT = "code_commit"
+    INFERENCE = "inference"
+    FEATURE_GROUP = "feature_group"
+
+
+class EdgeKind(StrEnum):
+    # flow: influence moves from src to dst
+    CONSUMED = "consumed"  # dataset (version) -> run that read it
+    PRODUCED = "produced"  # run -> dataset (version) it wrote
+    CONTRIBUTED_TO = "ContributedTo"  # SageMaker association types, as SageMaker names them
+    ASSOCIATED_WITH = "AssociatedWith"
+    DERIVED_FROM = "DerivedFrom"
+    SM_PRODUCED = "Produced"
+    SERVES = "serves"  # model package -> endpoint variant, with a validity interval
+    SERVED = "served"  # endpoint variant -> inference
+    APPROVED = "approved"  # approval -> model package
+    CODE = "code"  # code commit -> run
+    # structural
+    RUN_OF = "run_of"  # run -> job
+    PARENT = "parent"  # parent run -> child run
+    VERSION_OF = "version_of"  # dataset version -> dataset
+    VARIANT_OF = "variant_of"  # endpoint variant -> endpoint
+    SAME_AS = "SameAs"  # reconciliation: the same thing seen by two systems
+
+
+FLOW_EDGES = frozenset(
+    {
+        EdgeKind.CONSUMED, EdgeKind.PRODUCED, EdgeKind.CONTRIBUTED_TO, EdgeKind.ASSOCIATED_WITH,
+        EdgeKind.DERIVED_FROM, EdgeKind.SM_PRODUCED, EdgeKind.SERVES, EdgeKind.SERVED, EdgeKind.APPROVED,
+        EdgeKind.CODE, EdgeKind.SAME_AS,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Node:
+    id: NodeId
+    kind: NodeKind
+    name: str
+    source: str  # which source recorded it: "marquez", "openlineage-file", "sagemaker", "data-capture"
+    props: dict[str, Any] = field(default_factory=dict)
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Edge:
+    src: NodeId
+    dst: NodeId
+    kind: EdgeKind
+    source: str
+    props: dict[str, Any] = field(default_factory=dict)
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """Identity of an edge: the same fact recorded twice is one edge."""
+        return (self.src, self.dst, self.kind.value, self.valid_from.isoformat() if self.valid_from else "")
+
+
+# -- ids ----------------------------------------------------------------------------------
+def dataset_id(uri_or_namespace: str, name: str | None = None) -> NodeId:
+    """``dataset:<ns>:<name>`` from an OpenLineage pair, or from any URI/ARN via the naming function."""
+    if name is None:
+        namespace, name = dataset_name(uri_or_namespace)
+    else:
+        namespace = uri_or_namespace
+    return NodeId(f"dataset:{namespace}:{name}")
+
+
+def dataset_version_id(dataset: NodeId, version: str) -> NodeId:
+    return NodeId(f"{dataset}#{version}")
+
+
+def job_id(namespace: str, name: str) -> NodeId:
+    return NodeId(f"job:{namespace}:{name}")
+
+
+def run_id(run_uuid: str) -> NodeId:
+    return NodeId(f"run:{run_uuid}")
+
+
+def variant_id(endpoint_arn: str, variant: str) -> NodeId:
+    return NodeId(f"{endpoint_arn}/variant/{variant}")
+
+
+def inference_id(endpoint: str, inference: str) -> NodeId:
+    return NodeId(f"inference:{endpoint}/{inference}")
+
+
+def commit_id(repo_url: str, commit: str) -> NodeId:
+    return NodeId(f"commit:{repo_url}@{commit}")
+
+
+def approval_id(package_arn: str, decided_at: datetime) -> NodeId:
+    return NodeId(f"approval:{package_arn}@{decided_at.isoformat()}")
