@@ -10,67 +10,20 @@ emitter reports it; the endpoint serves loan-8231 on 12 March and loan-9120 afte
 from __future__ import annotations
 
 import json
-import uuid
-from pathlib import Path
 
 import pytest
 import requests
 from marquez_client import MarquezClient
-from openlineage.client import OpenLineageClient
-from openlineage.client.transport.composite import CompositeConfig, CompositeTransport
 
-from crossline.bed.airflow import AirflowBed, DagRunResult
-from crossline.bed.aws import MotoServer
+from crossline.bed.airflow import DagRunResult
 from crossline.bed.marquez import MarquezState
 from crossline.emitters.naming import s3_location
-from crossline.bed.scenario import STORY_INFERENCES, STORY_WEEKS, CreditBed, approval_emitter
 
-REPO = Path(__file__).resolve().parents[2]
 SM = "arn:aws:sagemaker:us-east-1:123456789012"
 TASKS = {
     "features_accounts", "features_behaviour", "assemble_training_set", "train", "evaluate", "register",
     "await_approval", "create_model", "create_endpoint_config", "deploy",
 }
-
-
-class Story:
-    def __init__(self, bed: CreditBed, namespace: str) -> None:
-        self.bed = bed
-        self.namespace = namespace
-        self.runs: dict[str, DagRunResult] = {}
-        self.captures: dict[str, str] = {}
-
-
-def _openlineage_client(bed: AirflowBed) -> OpenLineageClient:
-    """The approval emitter's client: the same destinations as the DAG's events."""
-    return OpenLineageClient(
-        transport=CompositeTransport(CompositeConfig.from_dict(bed.transport_config()))
-    )
-
-
-@pytest.fixture(scope="module")
-def namespace() -> str:
-    return f"credit-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="module")
-def story(tmp_path_factory: pytest.TempPathFactory, moto_server: MotoServer, marquez: MarquezState, namespace: str) -> Story:
-    moto_server.reset()
-    airflow = AirflowBed(
-        tmp_path_factory.mktemp("airflow-story"), REPO / "dags",
-        marquez_url=marquez.url, aws_endpoint_url=moto_server.endpoint_url, namespace=namespace,
-    )
-    bed = CreditBed(moto_server, airflow)
-    bed.seed()
-    emit = approval_emitter(bed.client("sagemaker"), _openlineage_client(airflow), namespace)
-    story = Story(bed, namespace)
-    w10, w11 = STORY_WEEKS
-    loan_8231, loan_9120 = STORY_INFERENCES
-    story.runs[w10.week] = bed.run_week(w10, emit=emit)
-    story.captures[loan_8231.inference_id] = bed.infer(loan_8231)
-    story.runs[w11.week] = bed.run_week(w11, emit=emit)
-    story.captures[loan_9120.inference_id] = bed.infer(loan_9120)
-    return story
 
 
 def _io(event: dict) -> tuple[set[str], set[str]]:
@@ -85,7 +38,7 @@ def _complete(result: DagRunResult, task: str) -> dict:
 
 
 @pytest.mark.parametrize("week", ["2027-W10", "2027-W11"])
-def test_each_week_runs_every_task_with_the_scenarios_edges(story: Story, week: str) -> None:
+def test_each_week_runs_every_task_with_the_scenarios_edges(story, week: str) -> None:
     run = story.runs[week]
     assert run.state == "success", run.log[-3000:]
     assert run.task_states == {t: "success" for t in TASKS}
@@ -112,7 +65,7 @@ def test_each_week_runs_every_task_with_the_scenarios_edges(story: Story, week: 
     assert deploy["run"]["facets"]["crossline_deployment"]["variantName"] == f"credit-prod-v{version}"
 
 
-def test_marquez_holds_both_weeks(story: Story, marquez: MarquezState) -> None:
+def test_marquez_holds_both_weeks(story, marquez: MarquezState) -> None:
     client = MarquezClient(url=marquez.url)
     for task in TASKS:
         runs = client.list_job_runs(story.namespace, f"credit_retraining.{task}")["runs"]
@@ -142,7 +95,7 @@ def test_marquez_holds_both_weeks(story: Story, marquez: MarquezState) -> None:
     } <= ids
 
 
-def test_sagemaker_side_has_both_trainings_packages_approvals_and_deployments(story: Story) -> None:
+def test_sagemaker_side_has_both_trainings_packages_approvals_and_deployments(story) -> None:
     sm = story.bed.client("sagemaker")
     jobs = sm.list_training_jobs()["TrainingJobSummaries"]
     assert sorted(j["TrainingJobName"][:18] for j in jobs) == ["credit-xgb-2027W10", "credit-xgb-2027W11"]
@@ -164,7 +117,7 @@ def test_sagemaker_side_has_both_trainings_packages_approvals_and_deployments(st
     assert endpoint["LastModifiedTime"].isoformat().startswith("2027-03-15")
 
 
-def test_data_capture_holds_loan_8231_under_v73_on_12_march(story: Story) -> None:
+def test_data_capture_holds_loan_8231_under_v73_on_12_march(story) -> None:
     uri = story.captures["loan-8231"]
     assert uri.startswith("s3://credit/datacapture/credit-prod/credit-prod-v73/2027/03/12/10/")
     bucket, key = s3_location(uri)
