@@ -136,3 +136,169 @@ def lineage_status(spool_dir: Path | None) -> None:
     from crossline.emitters.transport.durable import spool_from_config
 
     click.echo(json.dumps(spool_from_config(spool_dir).status().as_dict(), indent=2))
+
+
+# -- collection and queries ------------------------------------------------------------------
+STORE_HELP = "Graph store URL: sqlite:///path.db (default: $CROSSLINE_HOME/graph.db) or postgresql://..."
+
+
+def _store_url(url: str | None) -> str:
+    return url or f"sqlite:///{config.home() / 'graph.db'}"
+
+
+@main.command()
+@click.option("--store", "store_url", default=None, help=STORE_HELP)
+@click.option("--marquez", "marquez_url", default=None, help="Read Marquez's API at this URL.")
+@click.option("--openlineage", "openlineage_paths", multiple=True, help="Read OpenLineage JSONL files (path, folder or glob).")
+@click.option("--sagemaker", is_flag=True, help="Read SageMaker's lineage and registry (boto3's configuration).")
+@click.option("--data-capture", "capture_prefixes", multiple=True, help="Read endpoint data capture under this S3 prefix.")
+@click.option("--aws-endpoint", default=None, help="AWS endpoint URL (e.g. the bed's moto server).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def collect(
+    store_url: str | None, marquez_url: str | None, openlineage_paths: tuple[str, ...], sagemaker: bool,
+    capture_prefixes: tuple[str, ...], aws_endpoint: str | None, as_json: bool,
+) -> None:
+    """Collect lineage into the graph, reconcile it, and report counts."""
+    from crossline.collectors.collect import collect as run_collect
+    from crossline.collectors.sources import source_from_config
+    from crossline.collectors.store import GraphStore
+
+    configs: list[dict[str, object]] = [{"type": "openlineage-file", "paths": list(openlineage_paths)}] if openlineage_paths else []
+    if marquez_url:
+        configs.append({"type": "marquez", "url": marquez_url})
+    aws = {"endpoint_url": aws_endpoint} if aws_endpoint else {}
+    if sagemaker:
+        configs.append({"type": "sagemaker", **aws})
+    if capture_prefixes:
+        configs.append({"type": "data-capture", "prefixes": list(capture_prefixes), **aws})
+    if not configs:
+        raise click.UsageError("name at least one source: --openlineage, --marquez, --sagemaker or --data-capture")
+    _import_sources()
+    sources = [source_from_config(c) for c in configs]
+    with GraphStore.open(_store_url(store_url)) as store:
+        report = run_collect(store, sources, progress=not as_json, console=console)
+        if as_json:
+            click.echo(json.dumps(report.summary(), indent=2, default=str))
+            return
+        _print_report(report, store.counts())
+
+
+def _import_sources() -> None:
+    """Register the built-in sources (each module registers itself on import)."""
+    import importlib
+
+    for module in ("openlineage_file", "marquez", "sagemaker", "data_capture"):
+        importlib.import_module(f"crossline.collectors.sources.{module}")
+
+
+def _print_report(report: object, counts: dict[str, int]) -> None:
+    from rich.table import Table
+
+    summary = report.summary()  # type: ignore[attr-defined]
+    table = Table(title="crossline collect")
+    for column in ("source", "scanned", "batches", "nodes", "edges", "warnings"):
+        table.add_column(column, justify="right" if column != "source" else "left")
+    for name, row in summary["sources"].items():
+        table.add_row(name, *(str(row[k]) for k in ("scanned", "batches", "nodes", "edges", "warnings")))
+    console.print(table)
+    rec = summary["reconcile"] or {}
+    console.print(f"matched: {sum(rec.get('links', {}).values())} links {rec.get('links', {})}")
+    console.print(f"unmatched: {rec.get('unmatched', {})}   warnings: {rec.get('warnings', 0)}")
+    console.print(f"graph: {counts}")
+
+
+@main.group()
+def query() -> None:
+    """Walk the collected graph."""
+
+
+def _graph(store_url: str | None):  # type: ignore[no-untyped-def]
+    from crossline.collectors.graph import Graph
+    from crossline.collectors.store import GraphStore
+
+    store = GraphStore.open(_store_url(store_url))
+    return store, Graph(store)
+
+
+def _as_of(value: str | None):  # type: ignore[no-untyped-def]
+    from datetime import datetime, timezone
+
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise click.BadParameter(f"not an ISO 8601 time: {value!r}") from err
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _walk(direction: str, node: str, depth: int | None, kinds: tuple[str, ...], as_of: str | None, store_url: str | None) -> None:
+    from crossline.collectors.model import NodeId, NodeKind
+
+    store, graph = _graph(store_url)
+    with store:
+        walk = graph.ancestors if direction == "ancestors" else graph.descendants
+        found = walk(NodeId(node), depth=depth, node_kinds={NodeKind(k) for k in kinds} or None, as_of=_as_of(as_of))
+        for node_id in sorted(found):
+            click.echo(node_id)
+
+
+def _walk_command(direction: str):  # type: ignore[no-untyped-def]
+    @query.command(direction, help=f"List the {direction} of NODE (flow edges; structural edges are not walked).")
+    @click.argument("node")
+    @click.option("--depth", type=int, default=None, help="At most this many edges away.")
+    @click.option("--kind", "kinds", multiple=True, help="Only nodes of these kinds (e.g. model_package, dataset_version).")
+    @click.option("--as-of", default=None, help="Only what was true at this ISO 8601 time.")
+    @click.option("--store", "store_url", default=None, help=STORE_HELP)
+    def command(node: str, depth: int | None, kinds: tuple[str, ...], as_of: str | None, store_url: str | None) -> None:
+        _walk(direction, node, depth, kinds, as_of, store_url)
+
+    return command
+
+
+_walk_command("ancestors")
+_walk_command("descendants")
+
+
+@query.command("path")
+@click.argument("source")
+@click.argument("target")
+@click.option("--as-of", default=None)
+@click.option("--store", "store_url", default=None, help=STORE_HELP)
+def query_path(source: str, target: str, as_of: str | None, store_url: str | None) -> None:
+    """The shortest path from SOURCE to TARGET along the lineage."""
+    from crossline.collectors.model import NodeId
+
+    store, graph = _graph(store_url)
+    with store:
+        for node_id in graph.shortest_path(NodeId(source), NodeId(target), as_of=_as_of(as_of)):
+            click.echo(node_id)
+
+
+@query.command("neighbours")
+@click.argument("node")
+@click.option("--direction", type=click.Choice(["in", "out", "both"]), default="both")
+@click.option("--as-of", default=None)
+@click.option("--store", "store_url", default=None, help=STORE_HELP)
+def query_neighbours(node: str, direction: str, as_of: str | None, store_url: str | None) -> None:
+    """The nodes one edge away from NODE."""
+    from crossline.collectors.model import NodeId
+
+    store, graph = _graph(store_url)
+    with store:
+        for node_id in sorted(graph.neighbours(NodeId(node), direction=direction, as_of=_as_of(as_of))):
+            click.echo(node_id)
+
+
+@query.command("impact")
+@click.argument("node")
+@click.option("--as-of", default=None)
+@click.option("--store", "store_url", default=None, help=STORE_HELP)
+def query_impact(node: str, as_of: str | None, store_url: str | None) -> None:
+    """Which model packages, endpoints and variants depend on a dataset (version)."""
+    from crossline.collectors.model import NodeId
+
+    store, graph = _graph(store_url)
+    with store:
+        impact = graph.impact(NodeId(node), as_of=_as_of(as_of))
+        click.echo(json.dumps({kind.value: sorted(ids) for kind, ids in impact.items()}, indent=2))

@@ -1,0 +1,161 @@
+"""Reconciliation: one rule set that links what Marquez (OpenLineage) and SageMaker saw.
+
+Contract: ``reconcile(store)`` reads the graph the sources wrote and writes ``SameAs``
+(both directions, so walks cross systems either way) and flow edges between the two
+sides, each carrying ``props.rule`` (which rule made it) and ``props.evidence`` (the
+values it matched on). It returns a ``ReconcileReport``: per rule, how many links it
+made, and every entity of either side that matched nothing, by kind. Unmatched
+entities are reported, never dropped. Running it twice writes nothing new (edges are
+upserted by key).
+
+The rules, in order:
+
+1. ``naming:artifact-uri`` - a SageMaker artifact whose SourceUri is a storage URI is
+   the OpenLineage dataset the one naming function names from that URI.
+2. ``naming:sagemaker-arn`` - a SageMaker entity (model package, endpoint, model,
+   training/processing job) is the OpenLineage dataset named from its ARN (crossline's
+   emitters name packages, models and endpoints that way).
+3. ``arn-facet`` - an OpenLineage run whose ``crossline_sagemakerJob`` facet names a
+   job ARN is that SageMaker training/processing job (and its trial component).
+4. ``model-data-url`` - a model package's ModelDataUrl names the model artifact dataset
+   it was registered from: artifact dataset ``ContributedTo`` package.
+5. ``symlinks`` - an OpenLineage dataset whose ``symlinks`` facet names another
+   identifier (a Glue table and its S3 location) is that dataset.
+
+Packages to endpoint variants need no rule of their own: SageMaker's deployment history
+and crossline's deployment facet both name the variant with ``variant_id``, and rule 2
+joins the package; the validity intervals come from SageMaker's deployment history.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from crossline.collectors.model import Edge, EdgeKind, Node, NodeId, NodeKind, dataset_id
+from crossline.errors import InvalidEvent
+
+SOURCE = "reconcile"
+SAGEMAKER_ARN_KINDS = (
+    NodeKind.MODEL_PACKAGE, NodeKind.ENDPOINT, NodeKind.MODEL, NodeKind.TRAINING_JOB, NodeKind.PROCESSING_JOB,
+)
+
+
+@dataclass
+class ReconcileReport:
+    links: Counter[str] = field(default_factory=Counter)
+    unmatched: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "links": dict(self.links),
+            "unmatched": {kind: len(ids) for kind, ids in self.unmatched.items()},
+            "warnings": len(self.warnings),
+        }
+
+
+def same_as(a: NodeId, b: NodeId, rule: str, evidence: dict[str, Any]) -> list[Edge]:
+    props = {"rule": rule, "evidence": evidence}
+    return [Edge(a, b, EdgeKind.SAME_AS, SOURCE, props), Edge(b, a, EdgeKind.SAME_AS, SOURCE, props)]
+
+
+def _name(uri: str, report: ReconcileReport) -> NodeId | None:
+    try:
+        return dataset_id(uri)
+    except InvalidEvent as err:
+        report.warnings.append(str(err))
+        return None
+
+
+def _facet(node: Node, key: str) -> dict[str, Any] | None:
+    facets = node.props.get("facets") or {}
+    value = facets.get(key)
+    return value if isinstance(value, dict) else None
+
+
+def rules(nodes_by_kind: dict[NodeKind, list[Node]], report: ReconcileReport) -> Iterator[Edge]:
+    datasets = {n.id for n in nodes_by_kind.get(NodeKind.DATASET, [])}
+    matched: set[NodeId] = set()
+
+    # 1. artifacts by SourceUri
+    for artifact in nodes_by_kind.get(NodeKind.SM_ARTIFACT, []):
+        uri = str(artifact.props.get("SourceUri") or "")
+        if not uri.startswith(("s3", "arn:")):  # container images and the like name no dataset
+            continue
+        target = _name(uri, report)
+        if target in datasets:
+            matched.update({artifact.id, target})
+            report.links["naming:artifact-uri"] += 1
+            yield from same_as(artifact.id, target, "naming:artifact-uri", {"SourceUri": uri, "artifact": artifact.id})
+
+    # 2. SageMaker entities by ARN
+    for kind in SAGEMAKER_ARN_KINDS:
+        for entity in nodes_by_kind.get(kind, []):
+            target = _name(entity.id, report)
+            if target in datasets:
+                matched.update({entity.id, target})
+                report.links["naming:sagemaker-arn"] += 1
+                yield from same_as(entity.id, target, "naming:sagemaker-arn", {"arn": entity.id})
+
+    # 3. runs by their SageMaker job ARN
+    jobs = {n.id.lower(): n.id for k in (NodeKind.TRAINING_JOB, NodeKind.PROCESSING_JOB) for n in nodes_by_kind.get(k, [])}
+    for run in nodes_by_kind.get(NodeKind.RUN, []):
+        facet = _facet(run, "crossline_sagemakerJob")
+        if not facet or not facet.get("arn"):
+            continue
+        job = jobs.get(str(facet["arn"]).lower())
+        if job is None:
+            report.unmatched["openlineage run with a SageMaker job ARN"].append(f"{run.id} ({facet['arn']})")
+            continue
+        matched.update({run.id, job})
+        report.links["arn-facet"] += 1
+        yield from same_as(run.id, job, "arn-facet", {"arn": facet["arn"], "run": run.id})
+
+    # 4. packages from their model data
+    for package in nodes_by_kind.get(NodeKind.MODEL_PACKAGE, []):
+        url = package.props.get("modelDataUrl") or package.props.get("ModelDataUrl")
+        if not url:
+            continue
+        artifact = _name(url, report)
+        if artifact in datasets:
+            report.links["model-data-url"] += 1
+            yield Edge(artifact, package.id, EdgeKind.CONTRIBUTED_TO, SOURCE,
+                       {"rule": "model-data-url", "evidence": {"ModelDataUrl": url, "package": package.id}})
+
+    # 5. symlinks
+    for dataset in nodes_by_kind.get(NodeKind.DATASET, []):
+        facet = _facet(dataset, "symlinks")
+        for identifier in (facet or {}).get("identifiers", []):
+            other = dataset_id(identifier["namespace"], identifier["name"])
+            if other in datasets and other != dataset.id:
+                report.links["symlinks"] += 1
+                yield from same_as(dataset.id, other, "symlinks", {"identifier": identifier})
+
+    for kind in (NodeKind.SM_ARTIFACT, NodeKind.MODEL_PACKAGE, NodeKind.TRAINING_JOB, NodeKind.PROCESSING_JOB):
+        for node in nodes_by_kind.get(kind, []):
+            if node.id in matched:
+                continue
+            if kind is NodeKind.SM_ARTIFACT and not str(node.props.get("SourceUri", "")).startswith(("s3", "arn:")):
+                continue
+            report.unmatched[f"sagemaker {kind.value}"].append(node.id)
+
+
+def reconcile(store: Any) -> ReconcileReport:
+    report = ReconcileReport()
+    by_kind: dict[NodeKind, list[Node]] = defaultdict(list)
+    for node in store.nodes():
+        by_kind[node.kind].append(node)
+    edges = list(rules(by_kind, report))
+    if edges:
+        store.write([], _dedupe(edges))
+    return report
+
+
+def _dedupe(edges: Iterable[Edge]) -> list[Edge]:
+    seen: dict[tuple[str, str, str, str], Edge] = {}
+    for edge in edges:
+        seen.setdefault(edge.key, edge)
+    return list(seen.values())
