@@ -1,0 +1,162 @@
+"""``openlineage-file``: OpenLineage JSONL files, as the client's file transport writes them.
+
+Contract: ``paths`` names files, folders (every file in them, not recursive) or globs;
+the files are read in name order, which for the transport's non-append mode
+(``{log_file_path}-{YYYYmmdd-HHMMSS.ffffff}.json``) is the order they were written. Each
+line is one event, converted by ``records_from_event``; batches hold ``batch_size``
+events.
+
+Watermark: ``{file}:{byte offset}`` just after the last whole line read. Every file that
+sorts before ``{file}`` has been read to its end. A line without its newline yet is a
+write in progress and is left for the next read, so appending to a file resumes exactly.
+A file that has become shorter than its offset was rewritten, not appended: it is read
+again from the start (with a warning; records are idempotent). Lines that are not JSON
+are warnings, never a crash.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attr
+
+from crossline.collectors.openlineage import ConversionReport, records_from_event
+from crossline.collectors.sources import Batch, Source, register
+from crossline.errors import ConfigError, SourceError
+
+SOURCE = "openlineage-file"
+
+
+def _paths(value: Any) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str | Path) else value
+    if not isinstance(items, list | tuple) or not items or not all(isinstance(p, str | Path) for p in items):
+        raise ConfigError(f"openlineage-file: 'paths' must be a path or a list of paths, got {value!r}")
+    return tuple(str(p) for p in items)
+
+
+def _batch_size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"openlineage-file: 'batch_size' must be an integer >= 1, got {value!r}")
+    return value
+
+
+@attr.define(frozen=True)
+class OpenLineageFileConfig:
+    paths: tuple[str, ...] = attr.field(converter=_paths)
+    batch_size: int = attr.field(default=500, converter=_batch_size)
+
+    @classmethod
+    def from_dict(cls, params: Mapping[str, Any]) -> OpenLineageFileConfig:
+        unknown = set(params) - {"paths", "path", "batch_size", "name"}
+        if unknown:
+            raise ConfigError(f"openlineage-file: unknown option(s) {sorted(unknown)}")
+        paths = params.get("paths", params.get("path"))
+        if paths is None:
+            raise ConfigError("openlineage-file: 'paths' is required (a file, folder or glob)")
+        return cls(paths=paths, batch_size=params.get("batch_size", 500))
+
+
+def parse_watermark(watermark: str) -> tuple[str, int]:
+    file, sep, offset = watermark.rpartition(":")
+    if not sep or not file or not offset.isdigit():
+        raise SourceError(f"openlineage-file: watermark {watermark!r} is not '{{file}}:{{byte offset}}'")
+    return file, int(offset)
+
+
+@register
+class OpenLineageFileSource(Source):
+    kind: ClassVar[str] = SOURCE
+    Config = OpenLineageFileConfig
+
+    def __init__(self, config: OpenLineageFileConfig, name: str | None = None) -> None:
+        super().__init__(name)
+        self.config = config
+
+    @classmethod
+    def from_config(cls, params: Mapping[str, Any]) -> OpenLineageFileSource:
+        return cls(OpenLineageFileConfig.from_dict(params), name=params.get("name"))
+
+    def files(self) -> list[str]:
+        """Every file the paths name, in name order (absolute, so a watermark compares)."""
+        found: set[str] = set()
+        for spec in self.config.paths:
+            path = Path(spec).expanduser()
+            if path.is_dir():
+                found.update(str(p.resolve()) for p in path.iterdir() if p.is_file())
+            elif path.is_file():
+                found.add(str(path.resolve()))
+            else:
+                found.update(str(Path(p).resolve()) for p in glob.glob(str(path)) if Path(p).is_file())
+        return sorted(found)
+
+    def _start(self, since: str | None) -> list[tuple[str, int]]:
+        files = self.files()
+        if since is None:
+            return [(f, 0) for f in files]
+        done, offset = parse_watermark(since)
+        return [(f, offset if f == done else 0) for f in files if f >= done]
+
+    def read(self, since: str | None) -> Iterator[Batch]:
+        batch, report, yielded = Batch(watermark=since), ConversionReport(), since
+        for file, offset in self._start(since):
+            for end, line in self._lines(file, offset, batch):
+                batch.watermark = f"{file}:{end}"
+                if not line.strip():
+                    continue  # a blank line is no event
+                batch.scanned += 1
+                self._convert(f"{file}:{end}", line, batch, report)
+                if batch.scanned >= self.config.batch_size:
+                    yield batch
+                    yielded = batch.watermark
+                    batch, report = Batch(watermark=batch.watermark), ConversionReport()
+        if batch.scanned or batch.warnings or batch.watermark != yielded:
+            yield batch
+
+    def total(self, since: str | None) -> int | None:
+        """Lines to read: counted, cheap next to parsing them."""
+        count = 0
+        for file, offset in self._start(since):
+            with open(file, "rb") as handle:
+                handle.seek(offset)
+                while chunk := handle.read(1 << 20):
+                    count += chunk.count(b"\n")
+        return count
+
+    def _lines(self, file: str, offset: int, batch: Batch) -> Iterator[tuple[int, bytes]]:
+        """``(offset after the line, line)`` for each whole line from ``offset``."""
+        try:
+            handle = open(file, "rb")
+        except OSError as err:
+            raise SourceError(f"openlineage-file: cannot read {file}: {err}") from err
+        with handle:
+            size = handle.seek(0, 2)
+            if size < offset:
+                batch.warnings.append(
+                    f"{file} is shorter ({size} bytes) than its watermark ({offset}): rewritten; reading it again"
+                )
+                offset = 0
+            handle.seek(offset)
+            position = offset
+            while True:
+                line = handle.readline()
+                if not line.endswith(b"\n"):
+                    return  # end of file, or a line still being written
+                position += len(line)
+                yield position, line
+
+    @staticmethod
+    def _convert(where: str, line: bytes, batch: Batch, report: ConversionReport) -> None:
+        try:
+            event = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            batch.warnings.append(f"{where}: line is not JSON ({err})")
+            return
+        before = len(report.warnings)
+        nodes, edges = records_from_event(event, source=SOURCE, report=report)
+        batch.nodes.extend(nodes)
+        batch.edges.extend(edges)
+        batch.warnings.extend(f"{where}: {w}" for w in report.warnings[before:])
