@@ -1,0 +1,1 @@
+"""Alembic migrations of the graph store's schema; ``GraphStore.open`` runs them to head."""

@@ -1,0 +1,60 @@
+"""Graph-store fixtures: every store test runs on SQLite (a file) AND the bed's PostgreSQL.
+
+``store_url`` is parametrized over both backends and gives an empty database each time;
+``graph_store`` opens a ``GraphStore`` on it. PostgreSQL is the bed's own cluster
+(``crossline.bed.postgres``): started if it is not running, never skipped. Each test
+module gets a database of its own, dropped (with its role) when the module ends.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from crossline.bed.postgres import Postgres
+from crossline.collectors.store import GraphStore
+
+_STORE_TABLES = ("edges", "nodes", "watermarks", "crossline_graph_version")
+
+
+@pytest.fixture(scope="module")
+def store_pg_database(request: pytest.FixtureRequest) -> Iterator[tuple[Postgres, str, str]]:
+    """(cluster, database name, URL) of a PostgreSQL database of this test module's own."""
+    module = re.sub(r"\W", "_", Path(str(request.node.path)).stem).lower()
+    # The pid keeps two test sessions that run at once from sharing a database.
+    name = f"crossline_graph_{module}_{os.getpid()}"[:63]
+    pg = Postgres.default().up()
+    url = pg.ensure_database(name)
+    try:
+        yield pg, name, url
+    finally:
+        pg.up()  # another session may have stopped the shared cluster meanwhile
+        pg.drop_database(name)
+        with psycopg.connect(pg.dsn(), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URL of an empty graph-store database: a SQLite file, or this module's PostgreSQL one."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'graph.db'}"
+    pg, name, url = request.getfixturevalue("store_pg_database")
+    pg.up()
+    with psycopg.connect(pg.dsn(name), autocommit=True) as conn:
+        for table in _STORE_TABLES:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(table)))
+    return url
+
+
+@pytest.fixture
+def graph_store(store_url: str) -> Iterator[GraphStore]:
+    """A migrated, empty ``GraphStore`` on each backend."""
+    with GraphStore.open(store_url) as store:
+        yield store

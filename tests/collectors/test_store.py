@@ -1,0 +1,320 @@
+"""GraphStore on SQLite and on the bed's PostgreSQL: schema, idempotent atomic writes, reads."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from crossline.collectors import store as store_module
+from crossline.collectors.model import Edge, EdgeKind, Node, NodeId, NodeKind
+from crossline.collectors.store import METADATA, GraphStore, WriteResult
+from crossline.errors import ConfigError, NodeNotFound
+
+T0 = datetime(2027, 3, 8, tzinfo=UTC)
+T1 = datetime(2027, 3, 15, tzinfo=UTC)
+T2 = datetime(2027, 3, 22, tzinfo=UTC)
+
+
+def node(nid: str, kind: NodeKind = NodeKind.DATASET, source: str = "marquez", **kw: Any) -> Node:
+    return Node(NodeId(nid), kind, kw.pop("name", nid), source, **kw)
+
+
+def edge(src: str, dst: str, kind: EdgeKind = EdgeKind.CONSUMED, source: str = "marquez", **kw: Any) -> Edge:
+    return Edge(NodeId(src), NodeId(dst), kind, source, **kw)
+
+
+BATCH_NODES = [
+    node("dataset:s3://credit:train/2027-W10", props={"version": "v1", "ended": datetime(2027, 3, 6, 3, 14)}),
+    node("run:1", NodeKind.RUN, props={"hyperparameters": {"max_depth": 6, "eta": 0.2}}),
+    node("variant:v73", NodeKind.ENDPOINT_VARIANT, "sagemaker", valid_from=T0, valid_to=T1),
+]
+BATCH_EDGES = [
+    edge("dataset:s3://credit:train/2027-W10", "run:1"),
+    edge("run:1", "variant:v73", EdgeKind.SERVES, "sagemaker", valid_from=T0, valid_to=T1, props={"rule": "r"}),
+]
+
+
+# -- schema ---------------------------------------------------------------------------------
+def test_open_migrates_to_head_and_twice_is_a_no_op(store_url: str) -> None:
+    with GraphStore.open(store_url) as first:
+        assert first.schema_revision() == "0001"
+        schema = _schema(first.engine)
+    with GraphStore.open(store_url) as second:
+        assert second.schema_revision() == "0001"
+        assert _schema(second.engine) == schema
+    assert {"nodes", "edges", "watermarks", "crossline_graph_version"} <= set(schema)
+    assert schema["edges"]["indexes"] == [("ix_edges_dst_kind", ("dst", "kind", "src"))]
+    assert schema["nodes"]["indexes"] == [("ix_nodes_kind", ("kind",))]
+
+
+def test_the_migration_builds_the_tables_the_store_queries(graph_store: GraphStore) -> None:
+    with graph_store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": False})
+        diffs = compare_metadata(context, METADATA)
+    assert [d for d in diffs if "crossline_graph_version" not in str(d)] == []
+
+
+def _schema(engine: sa.Engine) -> dict[str, dict[str, Any]]:
+    inspector = sa.inspect(engine)
+    return {
+        table: {
+            "columns": [(c["name"], c["nullable"]) for c in inspector.get_columns(table)],
+            "pk": inspector.get_pk_constraint(table)["constrained_columns"],
+            "indexes": sorted((i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(table)),
+        }
+        for table in inspector.get_table_names()
+    }
+
+
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [
+        ("postgresql://u@127.0.0.1:1/db", "postgresql+psycopg"),
+        ("postgres://u@127.0.0.1:1/db", "postgresql+psycopg"),
+        ("postgresql+psycopg://u@127.0.0.1:1/db", "postgresql+psycopg"),
+        ("sqlite:///graph.db", "sqlite"),
+        ("sqlite://", "sqlite"),
+    ],
+)
+def test_urls_map_to_the_supported_drivers(url: str, driver: str) -> None:
+    assert store_module._url(url).drivername == driver
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://u@h/db", "postgresql+asyncpg://u@h/db", "sqlite+aiosqlite:///x.db", "not a url"]
+)
+def test_unsupported_urls_are_a_config_error(url: str) -> None:
+    with pytest.raises(ConfigError):
+        GraphStore.open(url)
+
+
+def test_an_in_memory_store_keeps_its_data_between_calls() -> None:
+    with GraphStore.open("sqlite://") as store:
+        store.write(BATCH_NODES, BATCH_EDGES)
+        assert len(store.dump()["nodes"]) == 3
+
+
+# -- writing ---------------------------------------------------------------------------------
+def test_writing_the_same_batch_twice_changes_nothing(graph_store: GraphStore) -> None:
+    first = graph_store.write(BATCH_NODES, BATCH_EDGES, watermark=("marquez", "w1"))
+    dumped = graph_store.dump()
+    second = graph_store.write(BATCH_NODES, BATCH_EDGES, watermark=("marquez", "w1"))
+    assert first == WriteResult(nodes_new=3, edges_new=2)
+    assert second == WriteResult(nodes_unchanged=3, edges_unchanged=2)
+    assert graph_store.dump() == dumped
+
+
+def test_one_batch_or_many_give_the_same_graph(graph_store: GraphStore) -> None:
+    graph_store.write(BATCH_NODES[:1], [])
+    graph_store.write(BATCH_NODES[1:], BATCH_EDGES[:1])
+    graph_store.write([], BATCH_EDGES[1:])
+    with GraphStore.open("sqlite://") as other:
+        other.write(BATCH_NODES, BATCH_EDGES)
+        assert graph_store.dump() == other.dump()
+
+
+def test_the_dump_is_canonical_json(graph_store: GraphStore) -> None:
+    graph_store.write(BATCH_NODES, BATCH_EDGES)
+    dumped = graph_store.dump()
+    assert dumped["nodes"][0] == {
+        "id": "dataset:s3://credit:train/2027-W10",
+        "kind": "dataset",
+        "name": "dataset:s3://credit:train/2027-W10",
+        "sources": ["marquez"],
+        "props": {"version": "v1", "ended": "2027-03-06T03:14:00+00:00"},
+        "valid_from": None,
+        "valid_to": None,
+    }
+    assert dumped["edges"][1] == {
+        "src": "run:1",
+        "dst": "variant:v73",
+        "kind": "serves",
+        "sources": ["sagemaker"],
+        "props": {"rule": "r"},
+        "valid_from": "2027-03-08T00:00:00+00:00",
+        "valid_to": "2027-03-15T00:00:00+00:00",
+    }
+    assert [n["id"] for n in dumped["nodes"]] == sorted(n["id"] for n in dumped["nodes"])
+
+
+def test_the_watermark_moves_with_its_batch(graph_store: GraphStore) -> None:
+    assert graph_store.watermark("marquez") is None
+    graph_store.write(BATCH_NODES[:1], [], watermark=("marquez", "2027-03-08T00:00:00Z"))
+    graph_store.write(BATCH_NODES[1:], [], watermark=("marquez", "2027-03-09T00:00:00Z"))
+    graph_store.write([], [], watermark=("sagemaker", "token-1"))
+    assert graph_store.watermark("marquez") == "2027-03-09T00:00:00Z"
+    assert graph_store.watermarks() == {"marquez": "2027-03-09T00:00:00Z", "sagemaker": "token-1"}
+
+
+def test_a_write_that_fails_midway_leaves_neither_batch_nor_watermark(
+    graph_store: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph_store.write(BATCH_NODES[:1], [], watermark=("marquez", "w1"))
+    before = graph_store.dump()
+
+    def fail(*_args: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    # Nodes and edges are written by the time the watermark is set: all of it must go.
+    monkeypatch.setattr(GraphStore, "_set_watermark", fail)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        graph_store.write(BATCH_NODES, BATCH_EDGES, watermark=("marquez", "w2"))
+    assert graph_store.dump() == before
+    assert graph_store.watermark("marquez") == "w1"
+
+
+_KILLED_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from crossline.collectors.model import Edge, EdgeKind, Node, NodeId, NodeKind
+    from crossline.collectors.store import GraphStore
+
+    def stall(self, conn, rows, result):
+        print("nodes written, transaction open", flush=True)
+        time.sleep(600)
+
+    GraphStore._write_edges = stall
+    store = GraphStore.open(sys.argv[1])
+    nodes = [Node(NodeId(f"dataset:big:{i}"), NodeKind.DATASET, str(i), "marquez") for i in range(5000)]
+    edges = [Edge(nodes[0].id, nodes[1].id, EdgeKind.CONSUMED, "marquez")]
+    store.write(nodes, edges, watermark=("marquez", "w2"))
+    """
+)
+
+
+def test_a_writer_killed_mid_batch_loses_the_batch_and_keeps_the_last_watermark(graph_store: GraphStore) -> None:
+    graph_store.write(BATCH_NODES, BATCH_EDGES, watermark=("marquez", "w1"))
+    before = graph_store.dump()
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, graph_store.engine.url.render_as_string(hide_password=False)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "nodes written, transaction open"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    assert graph_store.dump() == before
+    assert graph_store.watermark("marquez") == "w1"
+    graph_store.write(BATCH_NODES, BATCH_EDGES, watermark=("marquez", "w2"))  # the store is usable again
+    assert graph_store.watermark("marquez") == "w2"
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        # props: newer keys win, older keys stay
+        (node("d", props={"a": 1, "b": 1}), node("d", props={"b": 2, "c": 3}), {"props": {"a": 1, "b": 2, "c": 3}}),
+        # sources: the union
+        (node("d", source="marquez"), node("d", source="sagemaker"), {"sources": ["marquez", "sagemaker"]}),
+        # validity: earliest start, latest end; None is "not known" and reopens nothing
+        (node("d", valid_from=T1), node("d", valid_from=T0), {"valid_from": T0.isoformat()}),
+        (node("d", valid_from=T0), node("d", valid_from=T1), {"valid_from": T0.isoformat()}),
+        (node("d", valid_to=T1), node("d", valid_to=T2), {"valid_to": T2.isoformat()}),
+        (node("d", valid_to=T2), node("d", valid_to=T1), {"valid_to": T2.isoformat()}),
+        (node("d"), node("d", valid_to=T1), {"valid_to": T1.isoformat()}),
+        (node("d", valid_to=T1), node("d"), {"valid_to": T1.isoformat()}),
+        # name and kind: the newer record's
+        (node("d", name="old"), node("d", name="new"), {"name": "new"}),
+    ],
+)
+def test_a_record_written_again_merges_into_the_stored_one(
+    graph_store: GraphStore, first: Node, second: Node, expected: dict[str, Any]
+) -> None:
+    graph_store.write([first], [])
+    result = graph_store.write([second], [])
+    stored = graph_store.dump()["nodes"][0]
+    assert {k: stored[k] for k in expected} == expected
+    assert result.nodes_changed + result.nodes_unchanged == 1
+    # the same merge within one batch gives the same record
+    with GraphStore.open("sqlite://") as other:
+        other.write([first, second], [])
+        assert other.dump()["nodes"][0] == stored
+
+
+def test_edges_merge_like_nodes_and_their_key_includes_valid_from(graph_store: GraphStore) -> None:
+    graph_store.write([], [edge("a", "b", props={"rule": "r1"})])
+    result = graph_store.write(
+        [],
+        [
+            edge("a", "b", source="sagemaker", props={"evidence": "e"}),
+            edge("a", "b", EdgeKind.SERVES, valid_from=T0),
+            edge("a", "b", EdgeKind.SERVES, valid_from=T1),
+            # the same instant as T0, written in another zone: the same edge
+            edge("a", "b", EdgeKind.SERVES, valid_from=T0.astimezone(timezone(timedelta(hours=2))), valid_to=T1),
+        ],
+    )
+    assert result == WriteResult(edges_new=2, edges_changed=1)
+    edges = graph_store.dump()["edges"]
+    assert [(e["kind"], e["valid_from"], e["valid_to"]) for e in edges] == [
+        ("consumed", None, None),
+        ("serves", T0.isoformat(), T1.isoformat()),
+        ("serves", T1.isoformat(), None),
+    ]
+    assert edges[0]["props"] == {"rule": "r1", "evidence": "e"}
+    assert edges[0]["sources"] == ["marquez", "sagemaker"]
+
+
+def test_naive_datetimes_are_utc_and_reads_are_aware(graph_store: GraphStore) -> None:
+    graph_store.write([node("d", valid_from=datetime(2027, 3, 8, 9, 42))], [])
+    assert graph_store.node(NodeId("d")).valid_from == datetime(2027, 3, 8, 9, 42, tzinfo=UTC)
+    aware = datetime(2027, 3, 8, 11, 42, tzinfo=timezone(timedelta(hours=2)))
+    assert graph_store.write([node("d", valid_from=aware)], []).nodes_unchanged == 1
+
+
+def test_first_and_last_seen_are_bookkeeping_not_content(graph_store: GraphStore) -> None:
+    graph_store.write(BATCH_NODES, [])
+    with graph_store.engine.connect() as conn:
+        before = conn.execute(sa.select(store_module.NODES.c.first_seen, store_module.NODES.c.last_seen)).first()
+    graph_store.write(BATCH_NODES, [])
+    with graph_store.engine.connect() as conn:
+        after = conn.execute(sa.select(store_module.NODES.c.first_seen, store_module.NODES.c.last_seen)).first()
+    assert before is not None and after is not None
+    assert after.first_seen == before.first_seen and after.last_seen >= before.last_seen
+    assert after.first_seen.tzinfo is UTC
+
+
+# -- reading ---------------------------------------------------------------------------------
+def test_reads_filter_and_page(graph_store: GraphStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_module, "CHUNK", 2)  # pages of two: every loop crosses a page
+    graph_store.write(BATCH_NODES, BATCH_EDGES)
+    assert graph_store.node(NodeId("run:1")) == Node(
+        NodeId("run:1"), NodeKind.RUN, "run:1", "marquez", {"hyperparameters": {"max_depth": 6, "eta": 0.2}}
+    )
+    assert [n.id for n in graph_store.nodes()] == sorted(n.id for n in BATCH_NODES)
+    assert [n.id for n in graph_store.nodes(kind=NodeKind.RUN)] == ["run:1"]
+    assert [n.id for n in graph_store.nodes(ids=["variant:v73", "nope", "run:1"])] == ["run:1", "variant:v73"]
+    assert [n.id for n in graph_store.nodes(kind="run", ids=["variant:v73", "run:1"])] == ["run:1"]
+    assert list(graph_store.edges()) == sorted(BATCH_EDGES, key=lambda e: (e.src, e.kind.value, e.dst))
+    assert [e.dst for e in graph_store.edges(src="run:1")] == ["variant:v73"]
+    assert [e.src for e in graph_store.edges(dst="run:1")] == ["dataset:s3://credit:train/2027-W10"]
+    assert [e.kind for e in graph_store.edges(kinds=[EdgeKind.SERVES])] == [EdgeKind.SERVES]
+    assert list(graph_store.edges(src="run:1", kinds=[EdgeKind.CONSUMED])) == []
+
+
+def test_an_unknown_node_is_named_in_the_error(graph_store: GraphStore) -> None:
+    with pytest.raises(NodeNotFound, match="dataset:s3://nowhere:x"):
+        graph_store.node(NodeId("dataset:s3://nowhere:x"))
+    assert graph_store.has_node(NodeId("dataset:s3://nowhere:x")) is False
+
+
+def test_counts_per_node_and_edge_kind(graph_store: GraphStore) -> None:
+    assert not {k.value for k in NodeKind} & {k.value for k in EdgeKind}, "kind values must not collide"
+    assert set(graph_store.counts().values()) == {0}
+    graph_store.write(BATCH_NODES, BATCH_EDGES)
+    counts = graph_store.counts()
+    assert {k: v for k, v in counts.items() if v} == {
+        "dataset": 1, "run": 1, "endpoint_variant": 1, "consumed": 1, "serves": 1,
+    }
+    assert set(counts) == {k.value for k in NodeKind} | {k.value for k in EdgeKind}
