@@ -48,3 +48,7 @@ class SpoolFull(CrosslineError):
 
 class NodeNotFound(CrosslineError):
     """A graph node id is unknown to the store."""
+
+
+class NoPath(CrosslineError):
+    """No path joins two graph nodes along the edges (and at the time) a query allows."""
