@@ -71,8 +71,8 @@ def _name(uri: str, report: ReconcileReport) -> NodeId | None:
 
 
 def _facet(node: Node, key: str) -> dict[str, Any] | None:
-    facets = node.props.get("facets") or {}
-    value = facets.get(key)
+    """An OpenLineage facet as the converter stores it: flat, under ``facets.<key>``."""
+    value = node.props.get(f"facets.{key}")
     return value if isinstance(value, dict) else None
 
 
@@ -103,16 +103,16 @@ def rules(nodes_by_kind: dict[NodeKind, list[Node]], report: ReconcileReport) ->
     # 3. runs by their SageMaker job ARN
     jobs = {n.id.lower(): n.id for k in (NodeKind.TRAINING_JOB, NodeKind.PROCESSING_JOB) for n in nodes_by_kind.get(k, [])}
     for run in nodes_by_kind.get(NodeKind.RUN, []):
-        facet = _facet(run, "crossline_sagemakerJob")
-        if not facet or not facet.get("arn"):
+        arn = run.props.get("sagemakerArn") or (_facet(run, "crossline_sagemakerJob") or {}).get("arn")
+        if not arn:
             continue
-        job = jobs.get(str(facet["arn"]).lower())
+        job = jobs.get(str(arn).lower())
         if job is None:
-            report.unmatched["openlineage run with a SageMaker job ARN"].append(f"{run.id} ({facet['arn']})")
+            report.unmatched["openlineage run with a SageMaker job ARN"].append(f"{run.id} ({arn})")
             continue
         matched.update({run.id, job})
         report.links["arn-facet"] += 1
-        yield from same_as(run.id, job, "arn-facet", {"arn": facet["arn"], "run": run.id})
+        yield from same_as(run.id, job, "arn-facet", {"arn": arn, "run": run.id})
 
     # 4. packages from their model data
     for package in nodes_by_kind.get(NodeKind.MODEL_PACKAGE, []):
@@ -127,12 +127,10 @@ def rules(nodes_by_kind: dict[NodeKind, list[Node]], report: ReconcileReport) ->
 
     # 5. symlinks
     for dataset in nodes_by_kind.get(NodeKind.DATASET, []):
-        facet = _facet(dataset, "symlinks")
-        for identifier in (facet or {}).get("identifiers", []):
-            other = dataset_id(identifier["namespace"], identifier["name"])
+        for other in dataset.props.get("aliases") or []:
             if other in datasets and other != dataset.id:
                 report.links["symlinks"] += 1
-                yield from same_as(dataset.id, other, "symlinks", {"identifier": identifier})
+                yield from same_as(dataset.id, NodeId(other), "symlinks", {"alias": other})
 
     for kind in (NodeKind.SM_ARTIFACT, NodeKind.MODEL_PACKAGE, NodeKind.TRAINING_JOB, NodeKind.PROCESSING_JOB):
         for node in nodes_by_kind.get(kind, []):
