@@ -1,0 +1,368 @@
+"""Data-capture source: each inference an endpoint captured, as an INFERENCE node its variant SERVED.
+
+Contract: ``DataCaptureSource.read(since)`` lists, with the S3 paginator, the capture files
+SageMaker writes under each configured prefix, laid out as
+``{prefix}/{endpoint}/{variant}/yyyy/mm/dd/hh/{MM}-{SS}-{mmm}-{uuid}.jsonl``, reads each
+JSON Lines file and yields, per record, an ``INFERENCE`` node
+(``inference_id(endpoint, inferenceId)``; props inferenceTime, eventId, endpoint, variant,
+the file's S3 URI and line, the captured input and output) and a ``SERVED`` edge from
+``variant_id(endpoint_arn, variant)``, valid from the inference time. A record names no
+model: the variant and the time are the join key to the SageMaker source's deployment
+history (its SERVES edges into the same variant node). A record without an inferenceId
+(the caller sent none) is keyed by its eventId. The endpoint's ARN comes from
+DescribeEndpoint, once per endpoint; for an endpoint since deleted it is built with
+``sagemaker_arn`` from the region and STS's account.
+
+Watermark: a JSON object, per variant folder (``s3://bucket/prefix/endpoint/variant/``),
+of the last key read there; listing resumes with ``StartAfter``. Keys are time-ordered
+within a variant folder only (``v73/2027/03/16`` sorts before ``v74/2027/03/15``), so one
+key for the whole prefix would skip a file written later into an earlier variant's
+folder. A batch per file (per ``chunk_size`` records for a large file; only its last chunk
+moves the watermark), so a crash resumes after the last whole file.
+
+Errors: a malformed line is a warning naming the file and line, and is skipped. A file
+gone between list and read is a warning and is passed; any other S3 error is a warning
+that stops that folder without moving its watermark. ``SourceError`` when S3 (or STS)
+cannot be reached, or the watermark is not this source's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from crossline.collectors.model import Edge, EdgeKind, Node, NodeId, NodeKind, inference_id, variant_id
+from crossline.collectors.sources import Batch, Source, register
+from crossline.emitters.naming import s3_location, sagemaker_arn
+from crossline.errors import ConfigError, InvalidEvent, SourceError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
+
+SOURCE = "data-capture"
+_GONE = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+@attrs.frozen
+class DataCaptureConfig:
+    prefixes: tuple[str, ...] = attrs.field(converter=lambda v: (v,) if isinstance(v, str) else tuple(v))
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    profile: str | None = None
+    max_attempts: int = 10
+    account: str | None = None  # for endpoints since deleted; else STS says
+    chunk_size: int = 1000
+
+    @classmethod
+    def from_dict(cls, config: dict[str, Any]) -> DataCaptureConfig:
+        values = dict(config)
+        if "prefix" in values:
+            values.setdefault("prefixes", values.pop("prefix"))
+        known = {a.name for a in attrs.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(f"data-capture source: unknown keys {sorted(unknown)}; known: prefix(es), "
+                              f"{', '.join(sorted(known - {'prefixes'}))}")
+        if not values.get("prefixes"):
+            raise ConfigError("data-capture source: no 'prefixes' (e.g. s3://credit/datacapture/)")
+        try:
+            made = cls(**values)
+            for prefix in made.prefixes:
+                s3_location(prefix)
+        except (TypeError, InvalidEvent) as err:
+            raise ConfigError(f"data-capture source: {err}") from err
+        if not isinstance(made.max_attempts, int) or made.max_attempts < 1:
+            raise ConfigError(f"data-capture source: max_attempts must be a positive integer, not {made.max_attempts!r}")
+        if not isinstance(made.chunk_size, int) or made.chunk_size < 1:
+            raise ConfigError(f"data-capture source: chunk_size must be a positive integer, not {made.chunk_size!r}")
+        return made
+
+
+@dataclass
+class DataCaptureReport:
+    """Per read: files, records, malformed lines, endpoints and variants seen; every warning."""
+
+    scanned: Counter[str] = field(default_factory=Counter)
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {"scanned": dict(self.scanned), "warnings": list(self.warnings)}
+
+
+@dataclass(frozen=True)
+class _Folder:
+    """One variant's capture folder."""
+
+    bucket: str
+    key: str  # ends with "/"
+    endpoint: str
+    variant: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+class _FolderFailed(Exception):
+    """An S3 call failed for one folder: stop it, keep its watermark."""
+
+
+@register
+class DataCaptureSource(Source):
+    kind = "data-capture"
+    Config = DataCaptureConfig
+
+    def __init__(self, config: DataCaptureConfig, name: str | None = None) -> None:
+        super().__init__(name)
+        self.config = config
+        self.report = DataCaptureReport()
+        self._session: boto3.Session | None = None
+        self._clients: dict[str, Any] = {}
+        self._endpoint_arns: dict[str, str] = {}
+        self._account: str | None = config.account
+        self._pending: list[str] = []  # warnings not about one file: they ride on the next batch
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> DataCaptureSource:
+        values = dict(config)
+        name = values.pop("name", None)
+        return cls(DataCaptureConfig.from_dict(values), name=name)
+
+    def _client(self, service: str) -> Any:
+        if service not in self._clients:
+            try:
+                if self._session is None:
+                    self._session = boto3.Session(profile_name=self.config.profile, region_name=self.config.region)
+                self._clients[service] = self._session.client(
+                    service,
+                    endpoint_url=self.config.endpoint_url,
+                    config=BotoConfig(retries={"mode": "adaptive", "max_attempts": self.config.max_attempts}),
+                )
+            except BotoCoreError as err:
+                raise SourceError(f"cannot make an {service} client: {err}") from err
+        return self._clients[service]
+
+    @property
+    def s3(self) -> S3Client:
+        return self._client("s3")
+
+    @property
+    def sagemaker(self) -> SageMakerClient:
+        return self._client("sagemaker")
+
+    # -- reading ----------------------------------------------------------------------
+    def read(self, since: str | None) -> Iterator[Batch]:
+        self.report, self._pending = DataCaptureReport(), []
+        marks = parse_watermark(since)
+        for folder in self._folders():
+            for key in self._keys(folder, marks.get(folder.uri)):
+                try:
+                    yield from self._file(folder, key, marks)
+                except _FolderFailed as err:
+                    self._warn(str(err))
+                    break
+        yield self._batch(marks)
+
+    def total(self, since: str | None) -> int | None:
+        """Capture files to read after ``since`` (listing only; nothing is read)."""
+        marks = parse_watermark(since)
+        count = 0
+        for folder in self._folders():
+            count += sum(1 for _ in self._keys(folder, marks.get(folder.uri)))
+        return count
+
+    def _folders(self) -> Iterator[_Folder]:
+        """Every ``{prefix}/{endpoint}/{variant}/`` folder, in key order."""
+        for prefix in self.config.prefixes:
+            bucket, key = s3_location(prefix)
+            base = key if not key or key.endswith("/") else f"{key}/"
+            for endpoint_key in self._subfolders(bucket, base):
+                for variant_key in self._subfolders(bucket, endpoint_key):
+                    endpoint = endpoint_key[len(base):].rstrip("/")
+                    variant = variant_key[len(endpoint_key):].rstrip("/")
+                    self.report.scanned["variant"] += 1
+                    yield _Folder(bucket, variant_key, endpoint, variant)
+
+    def _subfolders(self, bucket: str, prefix: str) -> Iterator[str]:
+        try:
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+                for common in page.get("CommonPrefixes", []):
+                    yield common["Prefix"]
+        except ClientError as err:
+            self._warn(f"cannot list s3://{bucket}/{prefix}: {_error(err)}")
+        except BotoCoreError as err:
+            raise SourceError(f"S3 unreachable listing s3://{bucket}/{prefix}: {err}") from err
+
+    def _keys(self, folder: _Folder, after: str | None) -> Iterator[str]:
+        """Capture files of one variant folder after ``after``, oldest first (keys sort by time)."""
+        params: dict[str, Any] = {"Bucket": folder.bucket, "Prefix": folder.key}
+        if after:
+            params["StartAfter"] = after
+        try:
+            for page in self.s3.get_paginator("list_objects_v2").paginate(**params):
+                for item in page.get("Contents", []):
+                    if item["Key"].endswith(".jsonl"):
+                        yield item["Key"]
+        except ClientError as err:
+            self._warn(f"cannot list {folder.uri}: {_error(err)}; its watermark stays")
+        except BotoCoreError as err:
+            raise SourceError(f"S3 unreachable listing {folder.uri}: {err}") from err
+
+    def _file(self, folder: _Folder, key: str, marks: dict[str, str]) -> Iterator[Batch]:
+        uri = f"s3://{folder.bucket}/{key}"
+        self.report.scanned["file"] += 1
+        batch = self._batch(marks, scanned=1)
+        try:
+            body = self.s3.get_object(Bucket=folder.bucket, Key=key)["Body"].read()
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in _GONE:
+                self._warn(f"{uri} was deleted before it could be read: skipped", batch)
+                marks[folder.uri] = key
+                batch.watermark = dump_watermark(marks)
+                yield batch
+                return
+            raise _FolderFailed(f"cannot read {uri}: {_error(err)}; {folder.uri} stops here until the next read") from err
+        except BotoCoreError as err:
+            raise SourceError(f"S3 unreachable reading {uri}: {err}") from err
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as err:
+            text = ""
+            self._warn(f"{uri} is not UTF-8 ({err}): skipped", batch)
+        endpoint_arn = self._endpoint_arn(folder.endpoint) if text.strip() else ""
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                node, edge = self._record(folder, endpoint_arn, uri, number, line)
+            except ValueError as err:
+                self.report.scanned["malformed_line"] += 1
+                self._warn(f"{uri} line {number}: {err}; skipped", batch)
+                continue
+            if len(batch.nodes) >= self.config.chunk_size:  # a large file: bounded batches, watermark held
+                yield batch
+                batch = self._batch(marks)
+            batch.nodes.append(node)
+            batch.edges.append(edge)
+            self.report.scanned["record"] += 1
+        marks[folder.uri] = key
+        batch.watermark = dump_watermark(marks)
+        yield batch
+
+    def _record(self, folder: _Folder, endpoint_arn: str, uri: str, number: int, line: str) -> tuple[Node, Edge]:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"not JSON ({err.msg} at column {err.colno})") from err
+        meta = record.get("eventMetadata") if isinstance(record, dict) else None
+        if not isinstance(meta, dict):
+            raise ValueError("no eventMetadata object")
+        at = _parse_time(meta.get("inferenceTime"))
+        if at is None:
+            raise ValueError(f"eventMetadata.inferenceTime is not a time: {meta.get('inferenceTime')!r}")
+        key = meta.get("inferenceId") or meta.get("eventId")
+        if not isinstance(key, str) or not key:
+            raise ValueError("neither eventMetadata.inferenceId nor eventMetadata.eventId")
+        capture = record.get("captureData") if isinstance(record.get("captureData"), dict) else {}
+        node_id = inference_id(folder.endpoint, key)
+        props = {
+            k: v for k, v in {
+                "inferenceId": meta.get("inferenceId"),
+                "eventId": meta.get("eventId"),
+                "keyedBy": "inferenceId" if meta.get("inferenceId") else "eventId",
+                "inferenceTime": at.isoformat(),
+                "endpoint": folder.endpoint,
+                "endpointArn": endpoint_arn,
+                "variant": folder.variant,
+                "captureFile": uri,
+                "line": number,
+                "input": capture.get("endpointInput"),
+                "output": capture.get("endpointOutput"),
+                "eventVersion": record.get("eventVersion"),
+            }.items() if v is not None
+        }
+        node = Node(node_id, NodeKind.INFERENCE, key, SOURCE, props, valid_from=at)
+        edge = Edge(variant_id(endpoint_arn, folder.variant), node_id, EdgeKind.SERVED, SOURCE,
+                    {"captureFile": uri, "line": number, "api": "S3 ListObjectsV2+GetObject (data capture)"},
+                    valid_from=at)
+        return node, edge
+
+    def _endpoint_arn(self, endpoint: str) -> str:
+        """The endpoint's ARN as SageMaker gives it; built from region and account if it is gone."""
+        arn = self._endpoint_arns.get(endpoint)
+        if arn is not None:
+            return arn
+        try:
+            arn = self.sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointArn"]
+        except ClientError as err:
+            try:
+                arn = sagemaker_arn("endpoint", endpoint, region=self.config.region, account=self._caller_account())
+            except InvalidEvent as bad:
+                raise SourceError(f"cannot name endpoint {endpoint!r}: {bad}") from bad
+            self._warn(f"endpoint {endpoint} cannot be described ({_error(err)}): its ARN is built as {arn}")
+        except BotoCoreError as err:
+            raise SourceError(f"SageMaker unreachable describing endpoint {endpoint}: {err}") from err
+        self.report.scanned["endpoint"] += 1
+        self._endpoint_arns[endpoint] = arn
+        return arn
+
+    def _caller_account(self) -> str:
+        if self._account is None:
+            try:
+                self._account = self._client("sts").get_caller_identity()["Account"]
+            except (ClientError, BotoCoreError) as err:
+                raise SourceError(f"cannot learn the AWS account from STS: {err}") from err
+        return self._account
+
+    def _batch(self, marks: dict[str, str], scanned: int = 0) -> Batch:
+        batch = Batch(watermark=dump_watermark(marks), scanned=scanned, warnings=self._pending)
+        self._pending = []
+        return batch
+
+    def _warn(self, message: str, batch: Batch | None = None) -> None:
+        self.report.warnings.append(message)
+        (batch.warnings if batch is not None else self._pending).append(message)
+
+
+def parse_watermark(since: str | None) -> dict[str, str]:
+    if since is None:
+        return {}
+    try:
+        marks = json.loads(since)
+    except json.JSONDecodeError as err:
+        raise SourceError(f"data-capture watermark is not JSON: {since!r}") from err
+    if not isinstance(marks, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in marks.items()):
+        raise SourceError(f"data-capture watermark is not a folder -> last key object: {since!r}")
+    return marks
+
+
+def dump_watermark(marks: dict[str, str]) -> str | None:
+    return json.dumps(marks, sort_keys=True, separators=(",", ":")) if marks else None
+
+
+def _parse_time(text: Any) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def _error(err: ClientError) -> str:
+    error = err.response.get("Error", {})
+    return f"{error.get('Code', '?')}: {error.get('Message', '')}"
+
+
+__all__ = ["DataCaptureConfig", "DataCaptureReport", "DataCaptureSource"]
