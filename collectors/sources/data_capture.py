@@ -56,7 +56,7 @@ _GONE = frozenset({"NoSuchKey", "404", "NotFound"})
 @attrs.frozen
 class DataCaptureConfig:
     prefixes: tuple[str, ...] = attrs.field(converter=lambda v: (v,) if isinstance(v, str) else tuple(v))
-    region: str = "us-east-1"
+    region: str | None = None  # None: boto3's own configuration (AWS_DEFAULT_REGION, profile)
     endpoint_url: str | None = None
     profile: str | None = None
     max_attempts: int = 10
@@ -306,7 +306,8 @@ class DataCaptureSource(Source):
             arn = self.sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointArn"]
         except ClientError as err:
             try:
-                arn = sagemaker_arn("endpoint", endpoint, region=self.config.region, account=self._caller_account())
+                region = self.config.region or self.sagemaker.meta.region_name
+                arn = sagemaker_arn("endpoint", endpoint, region=region, account=self._caller_account())
             except InvalidEvent as bad:
                 raise SourceError(f"cannot name endpoint {endpoint!r}: {bad}") from bad
             self._warn(f"endpoint {endpoint} cannot be described ({_error(err)}): its ARN is built as {arn}")

@@ -86,7 +86,7 @@ _GONE = frozenset({"ResourceNotFound", "ResourceNotFoundException"})
 
 @attrs.frozen
 class SageMakerConfig:
-    region: str = "us-east-1"
+    region: str | None = None  # None: boto3's own configuration (AWS_DEFAULT_REGION, profile)
     endpoint_url: str | None = None
     profile: str | None = None
     max_attempts: int = 10
