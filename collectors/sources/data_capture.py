@@ -40,7 +40,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from crossline.collectors.model import Edge, EdgeKind, Node, NodeId, NodeKind, inference_id, variant_id
+from crossline.collectors.model import Edge, EdgeKind, Node, NodeKind, inference_id, variant_id
 from crossline.collectors.sources import Batch, Source, register
 from crossline.emitters.naming import s3_location, sagemaker_arn
 from crossline.errors import ConfigError, InvalidEvent, SourceError
