@@ -32,6 +32,8 @@ def upgrade() -> None:
         sa.Column("valid_to", _TS),
         sa.Column("first_seen", _TS, nullable=False),
         sa.Column("last_seen", _TS, nullable=False),
+        # SQLite: rows live in the primary key's b-tree, not in a second copy keyed by rowid.
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_nodes_kind", "nodes", ["kind"])
     op.create_table(
@@ -48,6 +50,7 @@ def upgrade() -> None:
         sa.Column("valid_to", _TS),
         # The key leads with (src, kind): it is the index for walks along the arrows.
         sa.PrimaryKeyConstraint("src", "kind", "dst", "valid_key", name="pk_edges"),
+        sqlite_with_rowid=False,
     )
     # Walks against the arrows; src is included so the walk reads the index alone.
     op.create_index("ix_edges_dst_kind", "edges", ["dst", "kind", "src"])
