@@ -212,14 +212,6 @@ with DAG(
         package_group_name="{{ params.model_package_group }}",
         package_desc="Credit XGBoost, week " + _p("week"),
         model_approval=ApprovalStatus.PENDING_MANUAL_APPROVAL,
-        extras={
-            "ModelMetrics": {
-                "ModelQuality": {
-                    "Statistics": {"ContentType": "application/json", "S3Uri": _p("evaluation") + "evaluation.json"}
-                }
-            },
-            "CustomerMetadataProperties": {"training_job": _p("train_job"), "week": _p("week")},
-        },
     )
 
     @task.sensor(task_id="await_approval", poke_interval=5, timeout=timedelta(days=7).total_seconds(), mode="poke")
