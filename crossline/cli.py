@@ -302,3 +302,21 @@ def query_impact(node: str, as_of: str | None, store_url: str | None) -> None:
     with store:
         impact = graph.impact(NodeId(node), as_of=_as_of(as_of))
         click.echo(json.dumps({kind.value: sorted(ids) for kind, ids in impact.items()}, indent=2))
+
+
+@query.command("diff")
+@click.argument("a")
+@click.argument("b")
+@click.option("--store", "store_url", default=None, help=STORE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the diff as JSON.")
+def query_diff(a: str, b: str, store_url: str | None, as_json: bool) -> None:
+    """What changed between two training runs or model packages: params, metrics, data, code."""
+    from crossline.collectors.diff import diff, render
+
+    store, graph = _graph(store_url)
+    with store:
+        result = diff(graph, a, b)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2, default=str))
+        return
+    console.print(render(result))
