@@ -320,3 +320,74 @@ def query_diff(a: str, b: str, store_url: str | None, as_json: bool) -> None:
         click.echo(json.dumps(result.as_dict(), indent=2, default=str))
         return
     console.print(render(result))
+
+
+@main.command()
+@click.argument("inference", required=False)
+@click.option("--endpoint", default=None, help="The endpoint that served it (when inference ids repeat).")
+@click.option("--package", "package_arn", default=None, help="Trace a model package ARN instead of an inference.")
+@click.option("--as-of", default=None, help="With --package: what was true at this time.")
+@click.option("--store", "store_url", default=None, help=STORE_HELP)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("out/trace"), show_default=True,
+              help="Folder for the JSON, Markdown and PDF.")
+@click.option("--evidence/--no-evidence", default=False, help="Show each line's evidence in the tree.")
+def trace(inference: str | None, endpoint: str | None, package_arn: str | None, as_of: str | None,
+          store_url: str | None, out: Path, evidence: bool) -> None:
+    """Answer the regulator: which model served INFERENCE, trained on what, approved by whom."""
+    from crossline.collectors.report import to_tree, write_all
+    from crossline.collectors.store import GraphStore
+    from crossline.collectors.trace import trace_inference, trace_package
+
+    if bool(inference) == bool(package_arn):
+        raise click.UsageError("give an INFERENCE id or --package ARN (one of them)")
+    with GraphStore.open(_store_url(store_url)) as store:
+        result = trace_inference(store, inference, endpoint) if inference else trace_package(store, package_arn, _as_of(as_of))
+    console.print(to_tree(result, evidence=evidence))
+    stem = inference or package_arn.rsplit(":", 1)[-1].replace("/", "-")  # type: ignore[union-attr]
+    for kind, path in write_all(result, out, stem).items():
+        console.print(f"{kind}: {path}")
+    for gap in result.gaps:
+        console.print(f"[yellow]gap:[/] {gap}")
+
+
+@main.command()
+@click.option("--sagemaker", is_flag=True, help="Add the associations SageMaker lacks (boto3's configuration).")
+@click.option("--marquez", "marquez_url", default=None, help="Send the SageMaker side to Marquez at this URL.")
+@click.option("--namespace", default="sagemaker", show_default=True, help="OpenLineage job namespace of the Marquez runs.")
+@click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
+@click.option("--store", "store_url", default=None, help=STORE_HELP)
+@click.option("--aws-endpoint", default=None, help="AWS endpoint URL (e.g. the bed's moto server).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def writeback(sagemaker: bool, marquez_url: str | None, namespace: str, dry_run: bool, store_url: str | None,
+              aws_endpoint: str | None, as_json: bool) -> None:
+    """Opt-in write-back: SageMaker gets the links it lacks, Marquez the SageMaker side."""
+    from crossline.collectors.store import GraphStore
+    from crossline.collectors.writeback import apply, emit_to_marquez, marquez_events, plan_writeback
+
+    if not sagemaker and not marquez_url:
+        raise click.UsageError("name a target: --sagemaker and/or --marquez URL")
+    out: dict[str, object] = {}
+    with GraphStore.open(_store_url(store_url)) as store:
+        if sagemaker:
+            import boto3
+
+            client = boto3.client("sagemaker", endpoint_url=aws_endpoint)
+            planned = plan_writeback(store, client)
+            out["sagemaker"] = {"planned": [p.as_dict() for p in planned]}
+            if not dry_run:
+                out["sagemaker"]["applied"] = apply(planned, client).summary()  # type: ignore[index]
+        if marquez_url:
+            if dry_run:
+                out["marquez"] = {"events": [e.job.name + " " + e.run.runId for e in marquez_events(store, namespace)]}
+            else:
+                from openlineage.client import OpenLineageClient
+                from openlineage.client.transport.http import HttpConfig, HttpTransport
+
+                lineage = OpenLineageClient(transport=HttpTransport(HttpConfig(url=marquez_url)))
+                out["marquez"] = emit_to_marquez(store, lineage, namespace).summary()
+    if as_json:
+        click.echo(json.dumps(out, indent=2, default=str))
+        return
+    for target, report in out.items():
+        console.print(f"[bold]{target}[/]")
+        console.print_json(json.dumps(report, default=str))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ import pytest
 from crossline.bed.airflow import AirflowBed, DagRunResult
 from crossline.bed.aws import TEST_ENV, MotoServer
 from crossline.bed.marquez import MarquezBed, MarquezState
-from crossline.bed.scenario import STORY_INFERENCES, STORY_WEEKS, CreditBed, approval_emitter
+from crossline.bed.scenario import CreditBed, PlayedStory, play_story
 
 REPO = Path(__file__).resolve().parents[1]
 _MARQUEZ_KEY = pytest.StashKey[MarquezState]()
@@ -92,16 +93,29 @@ def airflow_bed(airflow_home: Path, aws: str, marquez: MarquezState, namespace: 
     )
 
 
+@dataclass
 class Story:
     """The scenario's two weeks, played once per session on an AWS bed of their own."""
 
-    def __init__(self, aws: MotoServer, airflow: AirflowBed, bed: CreditBed, namespace: str) -> None:
-        self.aws = aws
-        self.airflow = airflow
-        self.bed = bed
-        self.namespace = namespace
-        self.runs: dict[str, DagRunResult] = {}
-        self.captures: dict[str, str] = {}
+    aws: MotoServer
+    airflow: AirflowBed
+    played: PlayedStory
+
+    @property
+    def bed(self) -> CreditBed:
+        return self.played.bed
+
+    @property
+    def namespace(self) -> str:
+        return self.played.namespace
+
+    @property
+    def runs(self) -> dict[str, DagRunResult]:
+        return self.played.runs
+
+    @property
+    def captures(self) -> dict[str, str]:
+        return self.played.captures
 
 
 @pytest.fixture(scope="session")
@@ -110,9 +124,6 @@ def story(tmp_path_factory: pytest.TempPathFactory, marquez: MarquezState) -> It
 
     Its moto server is its own, so the other tests' resets never touch it.
     """
-    from openlineage.client import OpenLineageClient
-    from openlineage.client.transport.composite import CompositeConfig, CompositeTransport
-
     namespace = f"credit-{uuid.uuid4().hex[:8]}"
     aws = MotoServer().start()
     try:
@@ -120,18 +131,7 @@ def story(tmp_path_factory: pytest.TempPathFactory, marquez: MarquezState) -> It
             tmp_path_factory.mktemp("airflow-story"), REPO / "dags",
             marquez_url=marquez.url, aws_endpoint_url=aws.endpoint_url, namespace=namespace,
         )
-        bed = CreditBed(aws, airflow)
-        bed.seed()
-        # The approval emitter reports to the same destinations as the DAG's events.
-        lineage = OpenLineageClient(transport=CompositeTransport(CompositeConfig.from_dict(airflow.transport_config())))
-        emit = approval_emitter(bed.client("sagemaker"), lineage, namespace)
-        played = Story(aws, airflow, bed, namespace)
-        (w10, w11), (loan_8231, loan_9120) = STORY_WEEKS, STORY_INFERENCES
-        played.runs[w10.week] = bed.run_week(w10, emit=emit)
-        played.captures[loan_8231.inference_id] = bed.infer(loan_8231)
-        played.runs[w11.week] = bed.run_week(w11, emit=emit)
-        played.captures[loan_9120.inference_id] = bed.infer(loan_9120)
-        yield played
+        yield Story(aws, airflow, play_story(aws, airflow, namespace))
     finally:
         aws.stop()
 

@@ -207,3 +207,36 @@ def approval_emitter(sagemaker_client: Any, openlineage_client: Any, namespace: 
         handle(event, sagemaker_client=sagemaker_client, client=openlineage_client, namespace=namespace)
 
     return emit
+
+
+@dataclass
+class PlayedStory:
+    """What the two weeks left behind: the bed, the runs, and where each inference was captured."""
+
+    bed: CreditBed
+    namespace: str
+    runs: dict[str, DagRunResult] = field(default_factory=dict)
+    captures: dict[str, str] = field(default_factory=dict)
+
+
+def play_story(aws: Any, airflow: AirflowBed, namespace: str) -> PlayedStory:
+    """SCENARIO.md's two weeks: W10, loan-8231 on 12 March, W11 with the swap, loan-9120.
+
+    The approval emitter reports to the same destinations as the DAG's events.
+    """
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.transport.composite import CompositeConfig, CompositeTransport
+
+    bed = CreditBed(aws, airflow)
+    bed.seed()
+    lineage = OpenLineageClient(transport=CompositeTransport(CompositeConfig.from_dict(airflow.transport_config())))
+    emit = approval_emitter(bed.client("sagemaker"), lineage, namespace)
+    played = PlayedStory(bed, namespace)
+    (w10, w11), (loan_8231, loan_9120) = STORY_WEEKS, STORY_INFERENCES
+    for week, inference in ((w10, loan_8231), (w11, loan_9120)):
+        result = bed.run_week(week, emit=emit)
+        if result.state != "success":
+            raise BedError(f"the {week.week} run of {DAG_ID} ended {result.state}:\n{result.log[-3000:]}")
+        played.runs[week.week] = result
+        played.captures[inference.inference_id] = bed.infer(inference)
+    return played

@@ -58,3 +58,57 @@ def graph_store(store_url: str) -> Iterator[GraphStore]:
     """A migrated, empty ``GraphStore`` on each backend."""
     with GraphStore.open(store_url) as store:
         yield store
+
+
+# -- the scenario's graph ---------------------------------------------------------------------
+def story_configs(story) -> list[dict]:  # type: ignore[no-untyped-def]
+    """The sources that read what the story left: its events, SageMaker, data capture."""
+    from crossline.bed.aws import TEST_ENV
+
+    aws = {"endpoint_url": story.aws.endpoint_url, "region": TEST_ENV["AWS_DEFAULT_REGION"]}
+    return [
+        {"type": "openlineage-file", "paths": [str(story.airflow.events_file)]},
+        {"type": "sagemaker", **aws},
+        {"type": "data-capture", "prefixes": ["s3://credit/datacapture/"], **aws},
+    ]
+
+
+def story_sources(story):  # type: ignore[no-untyped-def]
+    from crossline.cli import _import_sources
+    from crossline.collectors.sources import source_from_config
+
+    _import_sources()
+    return [source_from_config(c) for c in story_configs(story)]
+
+
+@pytest.fixture(scope="session")
+def aws_credentials() -> Iterator[None]:
+    """The bed's moto credentials for the boto3 clients the sources make."""
+    from crossline.bed.aws import TEST_ENV
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in TEST_ENV.items():
+            patch.setenv(key, value)
+        yield
+
+
+@pytest.fixture(scope="session")
+def story_graph(story, tmp_path_factory: pytest.TempPathFactory, aws_credentials: None):  # type: ignore[no-untyped-def]
+    """The story collected once into a SQLite store: ``(store, collect report)``."""
+    from crossline.collectors.collect import collect
+
+    store = GraphStore.open(f"sqlite:///{tmp_path_factory.mktemp('story-graph') / 'graph.db'}")
+    report = collect(store, story_sources(story))
+    yield store, report
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def story_source_configs(story) -> list[dict]:  # type: ignore[no-untyped-def]
+    return story_configs(story)
+
+
+@pytest.fixture(scope="session")
+def make_story_sources(story):  # type: ignore[no-untyped-def]
+    """Fresh source objects over the story (a source keeps per-read state)."""
+    return lambda: story_sources(story)

@@ -21,7 +21,6 @@ from crossline.bed.aws import TEST_ENV
 from crossline.collectors.collect import collect
 from crossline.collectors.graph import Graph
 from crossline.collectors.model import NodeId, NodeKind, commit_id, inference_id, variant_id
-from crossline.collectors.sources import source_from_config
 from crossline.collectors.store import GraphStore
 
 SM = "arn:aws:sagemaker:us-east-1:123456789012"
@@ -30,37 +29,9 @@ LOAN_8231 = inference_id("credit-prod", "loan-8231")
 LOAN_9120 = inference_id("credit-prod", "loan-9120")
 
 
-def _configs(story) -> list[dict]:
-    aws = {"endpoint_url": story.aws.endpoint_url, "region": "us-east-1"}
-    return [
-        {"type": "openlineage-file", "paths": [str(story.airflow.events_file)]},
-        {"type": "sagemaker", **aws},
-        {"type": "data-capture", "prefixes": ["s3://credit/datacapture/"], **aws},
-    ]
-
-
-def _sources(story):
-    from crossline.cli import _import_sources
-
-    _import_sources()
-    return [source_from_config(c) for c in _configs(story)]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def aws_credentials():
-    """The bed's moto credentials for the boto3 clients the sources make."""
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in TEST_ENV.items():
-            patch.setenv(key, value)
-        yield
-
-
 @pytest.fixture(scope="module")
-def collected(story, tmp_path_factory, aws_credentials) -> tuple[GraphStore, object]:
-    store = GraphStore.open(f"sqlite:///{tmp_path_factory.mktemp('graph') / 'graph.db'}")
-    report = collect(store, _sources(story))
-    yield store, report
-    store.close()
+def collected(story_graph):
+    return story_graph
 
 
 def _at(text: str) -> datetime:
@@ -109,10 +80,10 @@ def test_reconciliation_links_both_sides_and_reports_the_rest(collected) -> None
     assert isinstance(report.reconcile.unmatched, dict)
 
 
-def test_collecting_again_changes_nothing(story, collected) -> None:
+def test_collecting_again_changes_nothing(make_story_sources, collected) -> None:
     store, _ = collected
     before = store.dump()
-    collect(store, _sources(story))
+    collect(store, make_story_sources())
     assert store.dump() == before
 
 
@@ -149,17 +120,19 @@ KILLER = textwrap.dedent(
 
 
 @pytest.mark.parametrize("after_batches", [1, 3])
-def test_kill_9_mid_collection_then_resume_gives_the_identical_graph(story, collected, tmp_path: Path, after_batches: int) -> None:
+def test_kill_9_mid_collection_then_resume_gives_the_identical_graph(
+    story_source_configs, make_story_sources, collected, tmp_path: Path, after_batches: int
+) -> None:
     import json
 
     url = f"sqlite:///{tmp_path / 'killed.db'}"
     proc = subprocess.run(
-        [sys.executable, "-c", KILLER, url, json.dumps(_configs(story)), str(after_batches)],
+        [sys.executable, "-c", KILLER, url, json.dumps(story_source_configs), str(after_batches)],
         capture_output=True, text=True, timeout=300, env={**os.environ, **TEST_ENV},
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     with GraphStore.open(url) as store:
-        collect(store, _sources(story))
+        collect(store, make_story_sources())
         resumed = store.dump()
     full, _ = collected
     assert resumed == full.dump()
