@@ -41,12 +41,16 @@ def main() -> None:
 
 @main.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
-              help="Folder for the OpenLineage events and reports.")
-def demo(out: Path) -> None:
-    """Run the credit-scoring story on the embedded default: no servers, no AWS."""
+              help="Folder for the events, the graph and the trace.")
+@click.option("--marquez-url", envvar="CROSSLINE_MARQUEZ_URL", default=None,
+              help="Also send the events to this Marquez (default: events to a file only).")
+@click.option("--store", "store_url", envvar="CROSSLINE_STORE_URL", default=None,
+              help="Graph store URL (default: sqlite in --out; postgresql://... at scale).")
+def demo(out: Path, marquez_url: str | None, store_url: str | None) -> None:
+    """Run the credit-scoring story end to end on the embedded default: no servers, no AWS."""
     from crossline.demo import run
 
-    run(out, console)
+    run(out, console, marquez_url=marquez_url, store_url=store_url)
 
 
 @main.group()

@@ -1,79 +1,103 @@
-"""The main job on the embedded default: no servers, no AWS.
+"""The main job on the embedded default: the whole credit-scoring story on one machine.
 
-Contract: ``run(out, console)`` plays the credit-scoring story of SCENARIO.md on one
-machine and writes OpenLineage events as JSONL under ``out/openlineage/``. AWS is moto
-in-process; nothing listens on a port. The story grows with the project; today it is
-its first step: the two Glue feature jobs write the feature-store snapshots of
-2027-W10 to S3 (versioned, so each snapshot has a real content version) and each job
-emits START and COMPLETE with its output dataset, named by the one naming function.
+Contract: ``run(out, console)`` plays SCENARIO.md end to end and leaves everything under
+``out/``:
+
+1. AWS emulation: moto with crossline's extensions (SageMaker lineage emulator, job
+   runner, registry fixes, clock), as a child process on 127.0.0.1 that lives only as
+   long as the demo; nothing to install or run beforehand, no AWS account.
+2. The two weeks through Airflow (``dags/credit_retraining.py`` with ``dag.test()``):
+   OpenLineage events go to ``out/airflow/openlineage/events.jsonl`` (and to Marquez too
+   when ``marquez_url`` is given); risk-ops approves each week's package while the DAG
+   waits; the endpoint serves loan-8231 on 12 March and loan-9120 after the 15 March swap.
+3. Collection into the graph store (``out/graph.db``, or ``store_url``, e.g. PostgreSQL)
+   from the events file, SageMaker's lineage and registry, and the data capture; then
+   reconciliation.
+4. The trace for loan-8231, printed as a tree, and written as JSON, Markdown and PDF.
+
+Each run starts from a clean ``out/`` story (the AWS emulation is new each time).
 """
 
 from __future__ import annotations
 
 import os
-import uuid
-from datetime import datetime, timezone
+import shutil
+import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.tree import Tree
 
+import crossline
 from crossline.bed.aws import TEST_ENV
-from crossline.emitters.naming import dataset_name
+from crossline.errors import ConfigError
 
-PRODUCER = "https://github.com/crossline/crossline/tree/0.1.0"
-NAMESPACE = "credit"
-WEEK = "2027-W10"
-FEATURE_BUCKET = "credit-features"
-FEATURE_GROUPS = ("accounts", "behaviour")
+INFERENCE = "loan-8231"
 
 
-def run(out: Path, console: Console) -> Path:
-    import boto3
-    from moto import mock_aws
-    from openlineage.client import OpenLineageClient
-    from openlineage.client.event_v2 import Job, OutputDataset, Run, RunEvent, RunState
-    from openlineage.client.facet_v2 import dataset_version_dataset
-    from openlineage.client.transport.file import FileConfig, FileTransport
+def _dags_folder() -> Path:
+    folder = Path(crossline.__file__).resolve().parents[1] / "dags"
+    if not (folder / "credit_retraining.py").exists():
+        raise ConfigError(f"the demo runs the pipeline in dags/ of a crossline checkout; none at {folder}")
+    return folder
 
-    events_file = out / "openlineage" / "events.jsonl"
-    events_file.parent.mkdir(parents=True, exist_ok=True)
-    events_file.unlink(missing_ok=True)
-    client = OpenLineageClient(
-        transport=FileTransport(FileConfig(log_file_path=str(events_file), append=True))
-    )
+
+def run(out: Path, console: Console, *, marquez_url: str | None = None, store_url: str | None = None) -> dict[str, Path]:
+    from crossline.bed.airflow import AirflowBed
+    from crossline.bed.aws import MotoServer
+    from crossline.bed.scenario import play_story
+    from crossline.cli import _import_sources
+    from crossline.collectors.collect import collect
+    from crossline.collectors.report import to_tree, write_all
+    from crossline.collectors.sources import source_from_config
+    from crossline.collectors.store import GraphStore
+    from crossline.collectors.trace import trace_inference
+
+    started = time.monotonic()
+    out = out.resolve()
+    for stale in (out / "airflow", out / "graph.db", out / "graph.db-wal", out / "graph.db-shm", out / "trace"):
+        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     for key, value in TEST_ENV.items():
         os.environ.setdefault(key, value)
 
-    tree = Tree(f"[bold]crossline demo[/] (embedded: moto in-process, events to {events_file})")
-    with mock_aws():
-        s3 = boto3.client("s3", region_name=TEST_ENV["AWS_DEFAULT_REGION"])
-        s3.create_bucket(Bucket=FEATURE_BUCKET)
-        s3.put_bucket_versioning(Bucket=FEATURE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        for group in FEATURE_GROUPS:
-            job = Job(namespace=NAMESPACE, name=f"credit_retraining.features_{group}")
-            run_ = Run(runId=str(uuid.uuid4()))
-            uri = f"s3://{FEATURE_BUCKET}/{group}/{WEEK}/"
-            ns, name = dataset_name(uri)
-            client.emit(RunEvent(eventType=RunState.START, eventTime=_now(), run=run_, job=job, producer=PRODUCER))
-            put = s3.put_object(
-                Bucket=FEATURE_BUCKET, Key=f"{group}/{WEEK}/part-00000.parquet", Body=f"{group} {WEEK}".encode()
-            )
-            output = OutputDataset(
-                namespace=ns,
-                name=name,
-                facets={"version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=put["VersionId"])},
-            )
-            client.emit(
-                RunEvent(eventType=RunState.COMPLETE, eventTime=_now(), run=run_, job=job, outputs=[output], producer=PRODUCER)
-            )
-            branch = tree.add(f"job [cyan]{job.namespace}:{job.name}[/] run {run_.runId}")
-            branch.add(f"START, COMPLETE → output [green]{ns}/{name}[/] version {put['VersionId']}")
-    console.print(tree)
-    lines = events_file.read_text().splitlines()
-    console.print(f"{len(lines)} OpenLineage events written to {events_file}")
-    return events_file
+    console.rule("[bold]crossline demo: the credit-scoring story")
+    with console.status("Starting AWS emulation (moto + crossline's SageMaker lineage emulator) on 127.0.0.1"):
+        aws = MotoServer().start()
+    try:
+        airflow = AirflowBed(out / "airflow", _dags_folder(), marquez_url=marquez_url,
+                             aws_endpoint_url=aws.endpoint_url, namespace="credit")
+        with console.status("Airflow runs credit_retraining for 2027-W10 and 2027-W11 (about a minute)"):
+            played = play_story(aws, airflow, "credit")
+        for week, result in played.runs.items():
+            console.print(f"  {week}: {result.state}, {len(result.events)} OpenLineage events")
+        for inference, uri in played.captures.items():
+            console.print(f"  {inference} captured at {uri}")
 
+        store_url = store_url or f"sqlite:///{out / 'graph.db'}"
+        _import_sources()
+        region = TEST_ENV["AWS_DEFAULT_REGION"]
+        sources = [
+            source_from_config({"type": "openlineage-file", "paths": [str(airflow.events_file)]}),
+            source_from_config({"type": "sagemaker", "endpoint_url": aws.endpoint_url, "region": region}),
+            source_from_config({"type": "data-capture", "prefixes": ["s3://credit/datacapture/"],
+                                "endpoint_url": aws.endpoint_url, "region": region}),
+        ]
+        console.print(f"Collecting into {store_url}")
+        with GraphStore.open(store_url) as store:
+            report = collect(store, sources, progress=True, console=console)
+            links = report.summary()["reconcile"]["links"]
+            console.print(f"  reconciled: {links}")
+            t0 = time.perf_counter()
+            trace = trace_inference(store, INFERENCE)
+            traced_ms = (time.perf_counter() - t0) * 1000
+    finally:
+        aws.stop()
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    console.rule(f"[bold]The regulator's question: {INFERENCE}")
+    console.print(to_tree(trace))
+    paths = write_all(trace, out / "trace", INFERENCE)
+    for kind, path in paths.items():
+        console.print(f"{kind}: {path}")
+    console.print(f"events: {airflow.events_file}")
+    console.print(f"trace took {traced_ms:.0f} ms; the whole demo {time.monotonic() - started:.0f} s")
+    return paths
