@@ -395,3 +395,46 @@ def writeback(sagemaker: bool, marquez_url: str | None, namespace: str, dry_run:
     for target, report in out.items():
         console.print(f"[bold]{target}[/]")
         console.print_json(json.dumps(report, default=str))
+
+
+@main.command()
+@click.option("--sagemaker", is_flag=True, help="Add the associations SageMaker lacks (boto3's configuration).")
+@click.option("--marquez", "marquez_url", default=None, help="Send the SageMaker side to Marquez at this URL.")
+@click.option("--namespace", default="sagemaker", show_default=True, help="OpenLineage job namespace of the Marquez runs.")
+@click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
+@click.option("--store", "store_url", default=None, help=STORE_HELP)
+@click.option("--aws-endpoint", default=None, help="AWS endpoint URL (e.g. the bed's moto server).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def writeback(sagemaker: bool, marquez_url: str | None, namespace: str, dry_run: bool, store_url: str | None,
+              aws_endpoint: str | None, as_json: bool) -> None:
+    """Opt-in write-back: SageMaker gets the links it lacks, Marquez the SageMaker side."""
+    from crossline.collectors.store import GraphStore
+    from crossline.collectors.writeback import apply, emit_to_marquez, marquez_events, plan_writeback
+
+    if not sagemaker and not marquez_url:
+        raise click.UsageError("name a target: --sagemaker and/or --marquez URL")
+    out: dict[str, object] = {}
+    with GraphStore.open(_store_url(store_url)) as store:
+        if sagemaker:
+            import boto3
+
+            client = boto3.client("sagemaker", endpoint_url=aws_endpoint)
+            planned = plan_writeback(store, client)
+            out["sagemaker"] = {"planned": [p.as_dict() for p in planned]}
+            if not dry_run:
+                out["sagemaker"]["applied"] = apply(planned, client).summary()  # type: ignore[index]
+        if marquez_url:
+            if dry_run:
+                out["marquez"] = {"events": [e.job.name + " " + e.run.runId for e in marquez_events(store, namespace)]}
+            else:
+                from openlineage.client import OpenLineageClient
+                from openlineage.client.transport.http import HttpConfig, HttpTransport
+
+                lineage = OpenLineageClient(transport=HttpTransport(HttpConfig(url=marquez_url)))
+                out["marquez"] = emit_to_marquez(store, lineage, namespace).summary()
+    if as_json:
+        click.echo(json.dumps(out, indent=2, default=str))
+        return
+    for target, report in out.items():
+        console.print(f"[bold]{target}[/]")
+        console.print_json(json.dumps(report, default=str))
