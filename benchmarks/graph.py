@@ -22,10 +22,10 @@ records), sized to about 100k and 1M graph nodes, and measures for each size:
 - the store's size: SQLite main file + WAL after a checkpoint.
 
 Side by side, in the same run, the Marquez stand-in (crossline's Marquez 0.50 API
-stand-in on the bed's PostgreSQL, NOT real Marquez, which cannot be had on this machine):
-a stand-in of our own on free loopback ports with a database of its own
-(``crossline_bench_graph``, dropped afterwards; the bed's PostgreSQL is started if needed
-and stopped again only if this run started it). The same events are POSTed to
+stand-in, NOT real Marquez, which cannot be had on this machine): a stand-in of our own
+on free loopback ports, on a throwaway PostgreSQL cluster of the bed's kind on a free
+port (the bed's shared default cluster may be stopped by anyone else's ``down()``
+mid-run), destroyed afterwards. The bed's own Marquez and PostgreSQL are not touched. The same events are POSTed to
 ``/api/v1/lineage`` one by one (the stand-in serialises ingestion, so concurrent POSTs do
 not go faster). At ~83 events/s a full 100k-node load would take about 11 minutes, so by
 default only the last ``--marquez-weeks`` weeks of every pipeline are POSTed: all
@@ -263,17 +263,23 @@ def store_size(path: Path) -> int:
 
 # -- the Marquez stand-in ------------------------------------------------------------------------
 class Standin:
-    """A Marquez stand-in of the benchmark's own, on the bed's PostgreSQL, in a database of its own."""
+    """A Marquez stand-in of the benchmark's own, on a throwaway PostgreSQL cluster of its own.
+
+    The cluster is the bed's kind (``crossline.bed.postgres.Postgres``, same binaries and
+    layout) on a free port: the bed's default cluster is shared with whoever else works on
+    this machine, and a ``down()`` from one of them would kill the measurement mid-way.
+    It is destroyed (stopped, files removed) at the end.
+    """
 
     def __init__(self) -> None:
         from crossline.bed.marquez_standin import StandinServer
         from crossline.bed.postgres import Postgres
         from crossline.bed.process import free_port
 
-        self.pg = Postgres.default()
-        self.pg_was_running = self.pg.status()
+        default = Postgres.default()
+        port = free_port()
+        self.pg = Postgres(port=port, datadir=default.datadir.parent / f"cluster-{port}", as_root=default.as_root)
         self.pg.up()
-        self.pg.drop_database(BENCH_DB)
         self.dsn = self.pg.ensure_database(BENCH_DB)
         self.empty_bytes = 0
         log = Path(tempfile.gettempdir()) / "crossline-bench-graph-standin.log"
@@ -303,10 +309,8 @@ class Standin:
     def close(self) -> None:
         try:
             self.server.stop()
-            self.pg.drop_database(BENCH_DB)
         finally:
-            if not self.pg_was_running:
-                self.pg.down()
+            self.pg.destroy()
 
 
 def marquez_ingest(standin: Standin, n: int, weeks: int, seed: int, first_week: int) -> dict[str, Any]:
@@ -409,8 +413,8 @@ def main() -> int:
     weeks = args.weeks
     per_pipeline = nodes_per_pipeline(weeks, args.seed)
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
-    print("crossline graph benchmark (issue 6). Marquez side: crossline's Marquez API stand-in on the bed's "
-          "PostgreSQL, NOT real Marquez.")
+    print("crossline graph benchmark (issue 6). Marquez side: crossline's Marquez API stand-in (NOT real "
+          "Marquez) on a throwaway PostgreSQL cluster of the bed's kind.")
     print(f"synthetic shape: N pipelines x {weeks} weeks, ~{per_pipeline / weeks:.1f} nodes and 19 OpenLineage "
           f"events per pipeline-week, plus SageMaker-side records; seed {args.seed}")
     tmp = tempfile.TemporaryDirectory(prefix="crossline-bench-graph-") if args.workdir is None else None
