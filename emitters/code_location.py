@@ -10,7 +10,8 @@ source that names both a repository and a commit wins:
    script), which need not be the DAG's repository.
 2. The environment of the worker: ``CROSSLINE_CODE_REPO`` and ``CROSSLINE_CODE_COMMIT``,
    as a deployment pipeline sets them.
-3. The git checkout that holds the DAG file: its ``origin`` remote and ``HEAD``.
+3. The git checkout that holds the DAG file: its ``origin`` remote and ``HEAD``, when
+   that remote is one others can open (not a path on this machine).
 
 It never raises: a job without a known commit simply has no code location.
 """
@@ -70,11 +71,19 @@ def from_git(path: str | Path | None) -> CodeLocation | None:
 
     commit = git("rev-parse", "HEAD")
     repo = git("config", "--get", "remote.origin.url")
-    if not (commit and repo):
+    if not (commit and repo) or not _shareable(repo):
         return None
     top = git("rev-parse", "--show-toplevel")
     rel = str(Path(path).resolve().relative_to(top)) if top and Path(path).is_file() else None
     return CodeLocation(repo, commit, path=rel, source="git checkout of the DAG")
+
+
+def _shareable(remote: str) -> bool:
+    """A remote others can open (https, ssh, git@host:...), not a path on this machine."""
+    if remote.startswith("git@"):
+        return True
+    scheme, _, rest = remote.partition("://")
+    return bool(rest) and scheme not in ("file", "")
 
 
 def resolve(

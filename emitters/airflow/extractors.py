@@ -57,7 +57,12 @@ class _CrosslineExtractor(BaseExtractor):
         return list(cls.operator_classes)
 
     def _execute_extraction(self) -> OperatorLineage | None:
-        return OperatorLineage(job_facets=self._job_facets(tags=None))
+        return OperatorLineage(job_facets=self._job_facets(tags=self._configured_tags()))
+
+    def _configured_tags(self) -> Any:
+        """The Tags the operator will give its resource: START names the same code as COMPLETE."""
+        config = getattr(self.operator, "config", None)
+        return config.get("Tags") if isinstance(config, dict) else None
 
     # -- helpers ------------------------------------------------------------------------
     def _client(self, service: str) -> Any:
@@ -160,7 +165,7 @@ class _SageMakerJobExtractor(_CrosslineExtractor, DefaultExtractor):
     the job cannot be described, the provider's own lineage is used."""
 
     def _execute_extraction(self) -> OperatorLineage | None:
-        return OperatorLineage(job_facets=self._job_facets(tags=None))
+        return OperatorLineage(job_facets=self._job_facets(tags=self._configured_tags()))
 
     def extract_on_complete(self, task_instance: Any) -> OperatorLineage | None:
         desc = best_effort("describing the SageMaker job", self._description, None)

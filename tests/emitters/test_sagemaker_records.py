@@ -64,3 +64,16 @@ def test_no_code_location_is_none(monkeypatch: pytest.MonkeyPatch, tmp_path) -> 
     monkeypatch.delenv("CROSSLINE_CODE_REPO", raising=False)
     monkeypatch.delenv("CROSSLINE_CODE_COMMIT", raising=False)
     assert code_location.resolve([{"Key": "crossline:code-repo", "Value": "only-repo"}], tmp_path / "nowhere.py") is None
+
+
+def test_a_local_path_remote_is_no_code_location(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """A clone of a clone has a path as its origin: nobody else can open that commit."""
+    monkeypatch.delenv("CROSSLINE_CODE_REPO", raising=False)
+    monkeypatch.delenv("CROSSLINE_CODE_COMMIT", raising=False)
+    repo = tmp_path / "clone"
+    repo.mkdir()
+    (repo / "dag.py").write_text("# dag\n")
+    for argv in (["init", "-q"], ["add", "dag.py"], ["-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "x"],
+                 ["remote", "add", "origin", str(tmp_path / "upstream")]):
+        subprocess.run(["git", "-C", str(repo), *argv], check=True)
+    assert code_location.resolve(None, repo / "dag.py") is None
