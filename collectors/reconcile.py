@@ -30,7 +30,7 @@ joins the package; the validity intervals come from SageMaker's deployment histo
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,12 +76,13 @@ def _facet(node: Node, key: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def rules(nodes_by_kind: dict[NodeKind, list[Node]], report: ReconcileReport) -> Iterator[Edge]:
-    datasets = {n.id for n in nodes_by_kind.get(NodeKind.DATASET, [])}
+def rules(nodes: Callable[[NodeKind], Iterable[Node]], report: ReconcileReport) -> Iterator[Edge]:
+    """Apply the rules; ``nodes(kind)`` streams the store's nodes of one kind."""
+    datasets = {n.id for n in nodes(NodeKind.DATASET)}
     matched: set[NodeId] = set()
 
     # 1. artifacts by SourceUri
-    for artifact in nodes_by_kind.get(NodeKind.SM_ARTIFACT, []):
+    for artifact in nodes(NodeKind.SM_ARTIFACT):
         uri = str(artifact.props.get("SourceUri") or "")
         if not uri.startswith(("s3", "arn:")):  # container images and the like name no dataset
             continue
@@ -93,7 +94,7 @@ def rules(nodes_by_kind: dict[NodeKind, list[Node]], report: ReconcileReport) ->
 
     # 2. SageMaker entities by ARN
     for kind in SAGEMAKER_ARN_KINDS:
-        for entity in nodes_by_kind.get(kind, []):
+        for entity in nodes(kind):
             target = _name(entity.id, report)
             if target in datasets:
                 matched.update({entity.id, target})
@@ -101,8 +102,8 @@ def rules(nodes_by_kind: dict[NodeKind, list[Node]], report: ReconcileReport) ->
                 yield from same_as(entity.id, target, "naming:sagemaker-arn", {"arn": entity.id})
 
     # 3. runs by their SageMaker job ARN
-    jobs = {n.id.lower(): n.id for k in (NodeKind.TRAINING_JOB, NodeKind.PROCESSING_JOB) for n in nodes_by_kind.get(k, [])}
-    for run in nodes_by_kind.get(NodeKind.RUN, []):
+    jobs = {n.id.lower(): n.id for k in (NodeKind.TRAINING_JOB, NodeKind.PROCESSING_JOB) for n in nodes(k)}
+    for run in nodes(NodeKind.RUN):
         arn = run.props.get("sagemakerArn") or (_facet(run, "crossline_sagemakerJob") or {}).get("arn")
         if not arn:
             continue
@@ -115,7 +116,7 @@ def rules(nodes_by_kind: dict[NodeKind, list[Node]], report: ReconcileReport) ->
         yield from same_as(run.id, job, "arn-facet", {"arn": arn, "run": run.id})
 
     # 4. packages from their model data
-    for package in nodes_by_kind.get(NodeKind.MODEL_PACKAGE, []):
+    for package in nodes(NodeKind.MODEL_PACKAGE):
         url = package.props.get("modelDataUrl") or package.props.get("ModelDataUrl")
         if not url:
             continue
@@ -126,14 +127,14 @@ def rules(nodes_by_kind: dict[NodeKind, list[Node]], report: ReconcileReport) ->
                        {"rule": "model-data-url", "evidence": {"ModelDataUrl": url, "package": package.id}})
 
     # 5. symlinks
-    for dataset in nodes_by_kind.get(NodeKind.DATASET, []):
+    for dataset in nodes(NodeKind.DATASET):
         for other in dataset.props.get("aliases") or []:
             if other in datasets and other != dataset.id:
                 report.links["symlinks"] += 1
                 yield from same_as(dataset.id, NodeId(other), "symlinks", {"alias": other})
 
     for kind in (NodeKind.SM_ARTIFACT, NodeKind.MODEL_PACKAGE, NodeKind.TRAINING_JOB, NodeKind.PROCESSING_JOB):
-        for node in nodes_by_kind.get(kind, []):
+        for node in nodes(kind):
             if node.id in matched:
                 continue
             if kind is NodeKind.SM_ARTIFACT and not str(node.props.get("SourceUri", "")).startswith(("s3", "arn:")):
@@ -141,19 +142,16 @@ def rules(nodes_by_kind: dict[NodeKind, list[Node]], report: ReconcileReport) ->
             report.unmatched[f"sagemaker {kind.value}"].append(node.id)
 
 
-def reconcile(store: Any) -> ReconcileReport:
+def reconcile(store: Any, *, batch: int = 20_000) -> ReconcileReport:
+    """Stream each kind's nodes from the store (never all at once) and write links in batches."""
     report = ReconcileReport()
-    by_kind: dict[NodeKind, list[Node]] = defaultdict(list)
-    for node in store.nodes():
-        by_kind[node.kind].append(node)
-    edges = list(rules(by_kind, report))
-    if edges:
-        store.write([], _dedupe(edges))
+    pending: dict[tuple[str, str, str, str], Edge] = {}
+    for edge in rules(lambda kind: store.nodes(kind=kind), report):
+        pending.setdefault(edge.key, edge)
+        if len(pending) >= batch:
+            store.write([], list(pending.values()))
+            pending.clear()
+    if pending:
+        store.write([], list(pending.values()))
     return report
 
-
-def _dedupe(edges: Iterable[Edge]) -> list[Edge]:
-    seen: dict[tuple[str, str, str, str], Edge] = {}
-    for edge in edges:
-        seen.setdefault(edge.key, edge)
-    return list(seen.values())
