@@ -1,4 +1,4 @@
-"""The graph at scale (issue 6): ``.venv/bin/python benchmarks/graph.py [--sizes 100k,1m] [--skip-marquez-above N]``.
+"""The graph at scale, and the regulator's trace on it (issues 6 and 7): ``.venv/bin/python benchmarks/graph.py [--sizes 100k,1m] [--skip-marquez-above N]``.
 
 Generates synthetic lineage in the scenario's shape (``benchmarks/synthetic.py``: N
 pipelines x W weeks of OpenLineage RunEvents plus the SageMaker/data-capture side as
@@ -242,8 +242,19 @@ def crossline_queries(url: str, starts: list[dict[str, Any]], old: dict[str, Any
         sizes.append(len(found))
         complete += start["train_version"] in found and start["package"] in found
     _, old_found = ask(old)
+    # The regulator's trace (issue 7): the five answers for each inference, as `crossline trace` gives them.
+    from crossline.collectors.trace import trace_inference
+
+    trace_ms, trace_ok = [], 0
+    for start in starts:
+        props = graph.store.node(start["node"]).props
+        t = time.perf_counter()
+        answer = trace_inference(graph.store, props["inferenceId"], props["endpoint"])
+        trace_ms.append((time.perf_counter() - t) * 1000)
+        trace_ok += not answer.gaps and answer.model_version.value.get("modelPackageArn") == start["package"]
     graph.store.close()
     return {
+        "trace_ms": trace_ms, "trace_ok": trace_ok,
         "samples_ms": samples, "sizes": sizes, "complete": complete,
         "old_size": len(old_found), "old_complete": old["train_version"] in old_found and old["package"] in old_found,
         "rss_mb": _maxrss_mb(), "anon_mb": anon.stop_mb(),
@@ -503,6 +514,9 @@ def print_table(target: int, n: int, weeks: int, ingest: dict[str, Any], rec: di
                  ratio(m_med, q_med)))
     rows.append((f"ancestors / lineage, p95 of {q}", f"{q_p95:.1f} ms", f"{m_p95:.1f} ms" if m else "not run",
                  ratio(m_p95, q_p95)))
+    t_med, t_p95 = summary(query["trace_ms"])
+    rows.append((f"trace (five answers), median / p95 of {q}", f"{t_med:.1f} / {t_p95:.1f} ms", "n/a", "-"))
+    rows.append(("  traces with no gap and the right package", f"{query['trace_ok']}/{q}", "-", "-"))
     rows.append(("  nodes returned, median", f"{statistics.median(query['sizes']):.0f}",
                  f"{statistics.median(m['sizes']):.0f}" if m else "-", "-"))
     rows.append(("  answers holding the served model's lineage", f"{query['complete']}/{q}",
