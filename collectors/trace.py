@@ -31,6 +31,14 @@ from crossline.collectors.model import EdgeKind, Node, NodeId, NodeKind, dataset
 from crossline.errors import NodeNotFound
 
 SCHEMA = "https://crossline.dev/spec/trace/1-0-0/Trace.json"
+"""The JSON form's schema; the document ships as ``collectors/schemas/Trace.json``."""
+
+
+def trace_schema() -> dict[str, Any]:
+    import json
+    from importlib.resources import files
+
+    return json.loads(files("crossline.collectors").joinpath("schemas/Trace.json").read_text())
 
 
 @dataclass

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from jsonschema import Draft202012Validator
 from pypdf import PdfReader
 
 from crossline.cli import main
 from crossline.collectors.report import lines, to_json, to_markdown, write_all
-from crossline.collectors.trace import trace_inference, trace_package
+from crossline.collectors.trace import trace_inference, trace_package, trace_schema
 from crossline.errors import NodeNotFound
 
 SM = "arn:aws:sagemaker:us-east-1:123456789012"
@@ -81,7 +82,10 @@ def test_trace_from_a_package_arn(story_graph) -> None:
 
 def test_json_markdown_and_pdf_hold_the_five_answers(trace, tmp_path: Path) -> None:
     data = json.loads(to_json(trace))
-    assert data["schema"].endswith("/Trace.json")
+    schema = trace_schema()
+    Draft202012Validator.check_schema(schema)
+    Draft202012Validator(schema).validate(data)
+    assert data["schema"] == schema["$id"]
     assert data["model_version"]["value"]["version"] == 73
     assert data["approval"]["value"]["approver"] == "risk-ops@company.com"
     assert data["features"]["value"]["featureSnapshots"][0]["version"] == "2027-W10"
