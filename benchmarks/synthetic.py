@@ -1,6 +1,6 @@
 """Synthetic lineage in the acceptance scenario's shape, for benchmarks: N pipelines x W weeks.
 
-Each pipeline ``p`` is the credit-scoring story of ``/work/shared/SCENARIO.md`` with its
+Each pipeline ``p`` is the credit-scoring story of ``../shared/SCENARIO.md`` with its
 own names (``p0007``), run once a week. A pipeline-week gives:
 
 OpenLineage RunEvents (dicts, as the Airflow provider + crossline's extractors and
