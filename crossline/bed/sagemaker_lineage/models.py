@@ -347,18 +347,10 @@ class LineageBackend:
         next_token: str | None = None,
         max_results: int | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        selected = self._select(
-            self.artifacts.values(), source_uri, artifact_type, created_after, created_before
+        return self._list_page(
+            self.artifacts.values(), source_uri, artifact_type, created_after, created_before,
+            sort_by, sort_order, next_token, max_results,
         )
-        ordered = _sort(selected, sort_by or "CreationTime", sort_order, _entity_sort_key)
-        page, token = paginate(
-            ordered,
-            next_token,
-            max_results,
-            MAX_LIST_RESULTS,
-            (source_uri, artifact_type, str(created_after), str(created_before), sort_by, sort_order),
-        )
-        return [a.summary() for a in page], token
 
     def get_artifact(self, artifact_arn: str) -> Artifact:
         artifact = self.artifacts.get(artifact_arn)
@@ -441,18 +433,10 @@ class LineageBackend:
         next_token: str | None = None,
         max_results: int | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        selected = self._select(
-            self.actions.values(), source_uri, action_type, created_after, created_before
+        return self._list_page(
+            self.actions.values(), source_uri, action_type, created_after, created_before,
+            sort_by, sort_order, next_token, max_results,
         )
-        ordered = _sort(selected, sort_by or "CreationTime", sort_order, _entity_sort_key)
-        page, token = paginate(
-            ordered,
-            next_token,
-            max_results,
-            MAX_LIST_RESULTS,
-            (source_uri, action_type, str(created_after), str(created_before), sort_by, sort_order),
-        )
-        return [a.summary() for a in page], token
 
     def get_action(self, action_name: str) -> Action:
         action = self.actions.get(_name_from(action_name, "action"))
@@ -524,18 +508,10 @@ class LineageBackend:
         next_token: str | None = None,
         max_results: int | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        selected = self._select(
-            self.contexts.values(), source_uri, context_type, created_after, created_before
+        return self._list_page(
+            self.contexts.values(), source_uri, context_type, created_after, created_before,
+            sort_by, sort_order, next_token, max_results,
         )
-        ordered = _sort(selected, sort_by or "CreationTime", sort_order, _entity_sort_key)
-        page, token = paginate(
-            ordered,
-            next_token,
-            max_results,
-            MAX_LIST_RESULTS,
-            (source_uri, context_type, str(created_after), str(created_before), sort_by, sort_order),
-        )
-        return [c.summary() for c in page], token
 
     def get_context(self, context_name: str) -> Context:
         context = self.contexts.get(_name_from(context_name, "context"))
@@ -758,6 +734,30 @@ class LineageBackend:
     def _drop_associations_of(self, arn: str) -> None:
         for key in [k for k in self.associations if arn in k]:
             self._release("Association", self.associations.pop(key).auto_created)
+
+    def _list_page(
+        self,
+        entities: Iterable[Any],
+        source_uri: str | None,
+        entity_type: str | None,
+        created_after: Any,
+        created_before: Any,
+        sort_by: str | None,
+        sort_order: str | None,
+        next_token: str | None,
+        max_results: int | None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of List{Artifacts,Actions,Contexts}: filter, sort, paginate, summarise."""
+        selected = self._select(entities, source_uri, entity_type, created_after, created_before)
+        ordered = _sort(selected, sort_by or "CreationTime", sort_order, _entity_sort_key)
+        page, token = paginate(
+            ordered,
+            next_token,
+            max_results,
+            MAX_LIST_RESULTS,
+            (source_uri, entity_type, str(created_after), str(created_before), sort_by, sort_order),
+        )
+        return [entity.summary() for entity in page], token
 
     @staticmethod
     def _select(
