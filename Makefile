@@ -3,7 +3,7 @@
 
 demo:
 	@bash scripts/bootstrap demo
-	.venv/bin/crossline demo
+	.venv/bin/crossline-bed demo
 
 test:
 	@bash scripts/bootstrap test

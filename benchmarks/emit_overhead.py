@@ -33,8 +33,8 @@ from pathlib import Path
 from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
-from crossline.bed.marquez import MarquezBed
-from crossline.bed.process import LOOPBACK, free_port
+from crossline_bed.marquez import MarquezBed
+from crossline_bed.process import LOOPBACK, free_port
 from crossline.emitters.transport import DurableHttpConfig, DurableHttpTransport
 
 PRODUCER = "https://github.com/crossline/crossline/tree/main/benchmarks"

@@ -276,16 +276,16 @@ def store_size(path: Path) -> int:
 class Standin:
     """A Marquez stand-in of the benchmark's own, on a throwaway PostgreSQL cluster of its own.
 
-    The cluster is the bed's kind (``crossline.bed.postgres.Postgres``, same binaries and
+    The cluster is the bed's kind (``crossline_bed.postgres.Postgres``, same binaries and
     layout) on a free port: the bed's default cluster is shared with whoever else works on
     this machine, and a ``down()`` from one of them would kill the measurement mid-way.
     It is destroyed (stopped, files removed) at the end.
     """
 
     def __init__(self) -> None:
-        from crossline.bed.marquez_standin import StandinServer
-        from crossline.bed.postgres import Postgres
-        from crossline.bed.process import free_port
+        from crossline_bed.marquez_standin import StandinServer
+        from crossline_bed.postgres import Postgres
+        from crossline_bed.process import free_port
 
         default = Postgres.default()
         port = free_port()

@@ -4,9 +4,6 @@ Contract: each subcommand is a thin shell over a library call; errors crossline 
 on purpose (``CrosslineError``) print as one clear line on stderr and exit with status
 2, never as a stack trace. Subcommands:
 
-- ``crossline demo``: the main job on the embedded default (no servers, no AWS).
-- ``crossline marquez up|down|status``: a Marquez backend on loopback.
-- ``crossline bed aws``: the moto server with crossline's SageMaker lineage emulator.
 - ``crossline lineage replay|status``: the durable transport's spool of undelivered events.
 """
 
@@ -37,72 +34,6 @@ class _Group(click.Group):
 @click.group(cls=_Group)
 def main() -> None:
     """crossline: OpenLineage-based cross-system lineage for ML pipelines."""
-
-
-@main.command()
-@click.option("--out", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
-              help="Folder for the events, the graph and the trace.")
-@click.option("--marquez-url", envvar="CROSSLINE_MARQUEZ_URL", default=None,
-              help="Also send the events to this Marquez (default: events to a file only).")
-@click.option("--store", "store_url", envvar="CROSSLINE_STORE_URL", default=None,
-              help="Graph store URL (default: sqlite in --out; postgresql://... at scale).")
-def demo(out: Path, marquez_url: str | None, store_url: str | None) -> None:
-    """Run the credit-scoring story end to end on the embedded default: no servers, no AWS."""
-    from crossline.demo import run
-
-    run(out, console, marquez_url=marquez_url, store_url=store_url)
-
-
-@main.group()
-def marquez() -> None:
-    """A Marquez backend on loopback (real Marquez 0.50.0, or the stand-in)."""
-
-
-@marquez.command("up")
-@click.option("--impl", type=click.Choice(["auto", "real", "standin"]), default="auto", show_default=True)
-def marquez_up(impl: str) -> None:
-    """Start PostgreSQL and Marquez; idempotent."""
-    from crossline.bed.marquez import MarquezBed
-
-    state = MarquezBed(impl).up()
-    if state.reason and state.impl == "standin":
-        console.print(f"[yellow]warning:[/] using the Marquez stand-in: {state.reason}", highlight=False)
-    console.print(f"Marquez ({state.impl}) at {state.url}  admin {state.admin_url}  pid {state.pid}")
-
-
-@marquez.command("down")
-def marquez_down() -> None:
-    """Stop Marquez and its PostgreSQL; leaves no process behind."""
-    from crossline.bed.marquez import MarquezBed
-
-    MarquezBed().down()
-    console.print("Marquez and PostgreSQL stopped")
-
-
-@marquez.command("status")
-def marquez_status() -> None:
-    """Print what runs, as JSON."""
-    from crossline.bed.marquez import MarquezBed
-
-    click.echo(json.dumps(MarquezBed().status(), indent=2))
-
-
-@main.group()
-def bed() -> None:
-    """Parts of the local bed."""
-
-
-@bed.command("aws")
-@click.option("--port", type=int, default=None, help="Default: CROSSLINE_MOTO_PORT or 15050.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 in a container).")
-def bed_aws(port: int | None, host: str) -> None:
-    """Serve moto with the SageMaker lineage emulator on 127.0.0.1 (foreground)."""
-    from crossline.bed.aws import serve
-    from crossline.bed.process import require_free_port
-
-    port = port or config.port("CROSSLINE_MOTO_PORT")
-    require_free_port(port, "the moto server", "--port or CROSSLINE_MOTO_PORT", host)
-    serve(host=host, port=port)
 
 
 @main.group()
@@ -177,7 +108,6 @@ def collect(
         configs.append({"type": "data-capture", "prefixes": list(capture_prefixes), **aws})
     if not configs:
         raise click.UsageError("name at least one source: --openlineage, --marquez, --sagemaker or --data-capture")
-    _import_sources()
     sources = [source_from_config(c) for c in configs]
     with GraphStore.open(_store_url(store_url)) as store:
         report = run_collect(store, sources, progress=not as_json, console=console)
@@ -185,14 +115,6 @@ def collect(
             click.echo(json.dumps(report.summary(), indent=2, default=str))
             return
         _print_report(report, store.counts())
-
-
-def _import_sources() -> None:
-    """Register the built-in sources (each module registers itself on import)."""
-    import importlib
-
-    for module in ("openlineage_file", "marquez", "sagemaker", "data_capture"):
-        importlib.import_module(f"crossline.collectors.sources.{module}")
 
 
 def _print_report(report: object, counts: dict[str, int]) -> None:

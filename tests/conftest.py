@@ -3,8 +3,16 @@
 Services start once per session and fail loudly if they cannot: a test that needs the
 bed never skips.
 
+Each session is the bed's only user of what it starts: ``pytest_configure`` gives it a
+state folder of its own (``CROSSLINE_HOME``) and free loopback ports for PostgreSQL and
+Marquez, unless the caller set them, so two test sessions on one machine (two
+developers, two helpers, CI beside a developer) never stop or reset each other's
+servers. Downloads worth keeping (Marquez's jars) stay in the shared cache
+(``CROSSLINE_CACHE``, by default the usual ``~/.cache/crossline``). At the end the
+session stops and deletes the PostgreSQL cluster it made.
+
 Marquez: ``CROSSLINE_MARQUEZ_URL`` points the tests at a Marquez you run yourself (e.g.
-``docker compose up``). Otherwise the session starts one with ``crossline marquez up``
+``docker compose up``). Otherwise the session starts one with ``crossline-bed marquez up``
 (``CROSSLINE_MARQUEZ_IMPL``: auto, real or standin). Which one served the tests is
 printed at the end of the run.
 """
@@ -12,6 +20,8 @@ printed at the end of the run.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,13 +29,51 @@ from pathlib import Path
 
 import pytest
 
-from crossline.bed.airflow import AirflowBed, DagRunResult
-from crossline.bed.aws import TEST_ENV, MotoServer
-from crossline.bed.marquez import MarquezBed, MarquezState
-from crossline.bed.scenario import CreditBed, PlayedStory, play_story
+from crossline_bed.airflow import AirflowBed, DagRunResult
+from crossline_bed.aws import TEST_ENV, MotoServer
+from crossline_bed.marquez import MarquezBed, MarquezState
+from crossline_bed.postgres import Postgres
+from crossline_bed.process import free_port
+from crossline_bed.scenario import CreditBed, PlayedStory, play_story
 
 REPO = Path(__file__).resolve().parents[1]
 _MARQUEZ_KEY = pytest.StashKey[MarquezState]()
+_SESSION_PORTS = ("CROSSLINE_PG_PORT", "CROSSLINE_MARQUEZ_PORT", "CROSSLINE_MARQUEZ_ADMIN_PORT")
+_OWN_HOME = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """This session's own state folder and ports (see the module docstring)."""
+    if not os.environ.get("CROSSLINE_CACHE"):
+        default = os.environ.get("CROSSLINE_HOME") or os.path.join(
+            os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "crossline")
+        os.environ["CROSSLINE_CACHE"] = default
+    if not os.environ.get("CROSSLINE_TEST_HOME_KEEP"):
+        home = tempfile.mkdtemp(prefix="crossline-test-home-")
+        os.environ["CROSSLINE_HOME"] = home
+        config.stash[_OWN_HOME] = home
+    for name in _SESSION_PORTS:
+        if not os.environ.get(name):
+            os.environ[name] = str(free_port())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = config.stash.get(_OWN_HOME, None)
+    if home:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def bed_postgres() -> Iterator[Postgres]:
+    """The session's PostgreSQL cluster: made on this session's port, destroyed at its end."""
+    pg = Postgres.default()
+    existed = pg.status()
+    pg.up()
+    try:
+        yield pg
+    finally:
+        if not existed:
+            pg.destroy()
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +100,8 @@ def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
 
 @pytest.fixture(scope="session")
 def marquez(request: pytest.FixtureRequest) -> Iterator[MarquezState]:
+    # bed_postgres is asked for only when a Marquez is started here (an external one
+    # needs no cluster); MarquezBed.up() uses the same cluster and its destroy comes last.
     """A running Marquez backend; its ``url`` takes OpenLineage events."""
     external = os.environ.get("CROSSLINE_MARQUEZ_URL")
     if external:
@@ -59,6 +109,7 @@ def marquez(request: pytest.FixtureRequest) -> Iterator[MarquezState]:
         request.config.stash[_MARQUEZ_KEY] = state
         yield state
         return
+    request.getfixturevalue("bed_postgres")
     bed = MarquezBed(os.environ.get("CROSSLINE_MARQUEZ_IMPL", "auto"))
     was_running = bed.running() is not None
     state = bed.up()

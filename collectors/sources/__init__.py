@@ -1,11 +1,19 @@
 """Lineage sources: each reads one system and yields graph records in batches.
 
-Contract: a ``Source`` subclass has a ``kind`` (its registry key), a ``Config`` attrs
-class with ``from_dict``, and ``read(since)`` that yields ``Batch``es in the order the
+Contract: a ``Source`` subclass has a ``kind`` (its registry key), a ``config_class``
+(attrs, with ``from_dict``), and ``read(since)`` that yields ``Batch``es in the order the
 source advances: each batch carries the watermark reached after it. The collector
 writes a batch and its watermark in one transaction, so a crash (even kill -9) resumes
 after the last whole batch and reading again from any watermark gives the same graph.
-Sources are registered in ``REGISTRY``; a third party registers by dotted path.
+
+Finding a source's class by its ``type``, the way OpenLineage's client finds transports:
+
+1. crossline's built-in kinds (``BUILTIN``), imported on first use, so nothing needs to
+   import the CLI or every source module first;
+2. a third party's kinds, registered through the ``crossline.sources`` entry-point group
+   (``my-kind = "my_package.module:MySource"``);
+3. a dotted path to the class (``my_package.module.MySource``);
+4. classes registered at run time with ``register`` (tests, notebooks).
 """
 
 from __future__ import annotations
@@ -44,6 +52,13 @@ class Source(ABC):
         return None
 
 
+ENTRY_POINT_GROUP = "crossline.sources"
+BUILTIN: dict[str, str] = {
+    "openlineage-file": "crossline.collectors.sources.openlineage_file:OpenLineageFileSource",
+    "marquez": "crossline.collectors.sources.marquez:MarquezSource",
+    "sagemaker": "crossline.collectors.sources.sagemaker:SageMakerSource",
+    "data-capture": "crossline.collectors.sources.data_capture:DataCaptureSource",
+}
 REGISTRY: dict[str, type[Source]] = {}
 
 
@@ -52,18 +67,49 @@ def register(cls: type[Source]) -> type[Source]:
     return cls
 
 
+def _load(target: str, what: str) -> type[Source]:
+    """``package.module:Class`` (entry-point form) or ``package.module.Class`` to the class."""
+    module, sep, attr = target.partition(":")
+    if not sep:
+        module, _, attr = target.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as err:
+        raise ConfigError(f"cannot import source {what!r} from {target!r}: {err}") from err
+    if not (isinstance(cls, type) and issubclass(cls, Source)):
+        raise ConfigError(f"source {what!r} ({target}) is not a crossline Source class")
+    return cls
+
+
+def _entry_points() -> dict[str, Any]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def known_kinds() -> list[str]:
+    """Every kind a config may name: built-in, installed by entry point, registered."""
+    return sorted(set(BUILTIN) | set(_entry_points()) | set(REGISTRY))
+
+
+def source_class(kind: str) -> type[Source]:
+    """The class for ``kind``, found in the order of the module docstring."""
+    if kind in BUILTIN:
+        return _load(BUILTIN[kind], kind)
+    plugin = _entry_points().get(kind)
+    if plugin is not None:
+        return _load(plugin.value, kind)
+    if "." in kind:
+        return _load(kind, kind)
+    if kind in REGISTRY:
+        return REGISTRY[kind]
+    raise ConfigError(f"unknown source type {kind!r}; known: {', '.join(known_kinds())}")
+
+
 def source_from_config(config: Mapping[str, Any]) -> Source:
     """``{"type": "<kind or dotted.path.Class>", ...}`` to a configured source."""
     kind = config.get("type")
-    if not kind:
-        raise ConfigError(f"source config without 'type': {dict(config)!r}")
-    cls = REGISTRY.get(kind)
-    if cls is None and "." in kind:
-        module, _, attr = kind.rpartition(".")
-        try:
-            cls = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as err:
-            raise ConfigError(f"cannot import source {kind!r}: {err}") from err
-    if cls is None:
-        raise ConfigError(f"unknown source type {kind!r}; known: {', '.join(sorted(REGISTRY))}")
+    if not kind or not isinstance(kind, str):
+        raise ConfigError(f"source config without a 'type': {dict(config)!r}")
+    cls = source_class(kind)
     return cls.from_config({k: v for k, v in config.items() if k != "type"})  # type: ignore[attr-defined]

@@ -41,7 +41,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from crossline.collectors.model import Edge, EdgeKind, Node, NodeKind, inference_id, variant_id
-from crossline.collectors.sources import Batch, Source, register
+from crossline.collectors.sources import Batch, Source
 from crossline.emitters.naming import s3_location, sagemaker_arn
 from crossline.errors import ConfigError, InvalidEvent, SourceError
 
@@ -117,10 +117,9 @@ class _FolderFailed(Exception):
     """An S3 call failed for one folder: stop it, keep its watermark."""
 
 
-@register
 class DataCaptureSource(Source):
     kind = "data-capture"
-    Config = DataCaptureConfig
+    config_class = DataCaptureConfig
 
     def __init__(self, config: DataCaptureConfig, name: str | None = None) -> None:
         super().__init__(name)

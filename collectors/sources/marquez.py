@@ -38,7 +38,7 @@ from marquez_client.errors import MarquezError
 
 from crossline.collectors.model import Node, NodeKind, dataset_id, job_id
 from crossline.collectors.openlineage import ConversionReport, iso, parse_time, records_from_event
-from crossline.collectors.sources import Batch, Source, register
+from crossline.collectors.sources import Batch, Source
 from crossline.errors import ConfigError, InvalidEvent, SourceError
 
 SOURCE = "marquez"
@@ -117,10 +117,9 @@ def parse_watermark(watermark: str) -> tuple[datetime, int]:
         raise SourceError(f"marquez: watermark {watermark!r} is not '{{eventTime}}|{{n}}': {err}") from err
 
 
-@register
 class MarquezSource(Source):
     kind: ClassVar[str] = SOURCE
-    Config = MarquezConfig
+    config_class = MarquezConfig
 
     def __init__(self, config: MarquezConfig, name: str | None = None) -> None:
         super().__init__(name)

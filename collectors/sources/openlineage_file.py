@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import attr
 
 from crossline.collectors.openlineage import ConversionReport, records_from_event
-from crossline.collectors.sources import Batch, Source, register
+from crossline.collectors.sources import Batch, Source
 from crossline.errors import ConfigError, SourceError
 
 SOURCE = "openlineage-file"
@@ -67,10 +67,9 @@ def parse_watermark(watermark: str) -> tuple[str, int]:
     return file, int(offset)
 
 
-@register
 class OpenLineageFileSource(Source):
     kind: ClassVar[str] = SOURCE
-    Config = OpenLineageFileConfig
+    config_class = OpenLineageFileConfig
 
     def __init__(self, config: OpenLineageFileConfig, name: str | None = None) -> None:
         super().__init__(name)

@@ -65,7 +65,7 @@ from crossline.collectors.model import (
     approval_id,
     variant_id,
 )
-from crossline.collectors.sources import Batch, Source, register
+from crossline.collectors.sources import Batch, Source
 from crossline.emitters.naming import parse_arn
 from crossline.errors import ConfigError, InvalidEvent, SourceError
 
@@ -182,10 +182,9 @@ class _Run:
         return batch
 
 
-@register
 class SageMakerSource(Source):
     kind = "sagemaker"
-    Config = SageMakerConfig
+    config_class = SageMakerConfig
 
     def __init__(self, config: SageMakerConfig | None = None, name: str | None = None) -> None:
         super().__init__(name)

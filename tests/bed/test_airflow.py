@@ -10,8 +10,8 @@ from __future__ import annotations
 import boto3
 from marquez_client import MarquezClient
 
-from crossline.bed.airflow import AirflowBed
-from crossline.bed.marquez import MarquezState
+from crossline_bed.airflow import AirflowBed
+from crossline_bed.marquez import MarquezState
 
 
 def _datasets(entries: list[dict]) -> set[str]:

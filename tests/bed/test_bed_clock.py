@@ -12,9 +12,9 @@ import boto3
 import pytest
 import requests
 
-from crossline.bed.aws import MotoServer
-from crossline.bed.data_capture import record_inference
-from crossline.errors import BedError
+from crossline_bed.aws import MotoServer
+from crossline_bed.data_capture import record_inference
+from crossline_bed.errors import BedError
 
 ROLE = "arn:aws:iam::123456789012:role/sagemaker"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost:1.7"

@@ -13,8 +13,8 @@ import boto3
 import pytest
 import requests
 
-from crossline.bed.aws import MotoServer
-from crossline.errors import BedError
+from crossline_bed.aws import MotoServer
+from crossline_bed.errors import BedError
 
 JOB = "features_behaviour"
 OUTPUT = "s3://credit-features/behaviour/2027-W10/"

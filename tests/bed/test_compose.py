@@ -1,15 +1,15 @@
 """docker-compose.yml is the Docker user's bed: same services, ports and config as the launcher.
 
 No Docker engine runs where the tests run, so this parses the file and compares it with
-what ``crossline marquez up`` and ``crossline bed aws`` use.
+what ``crossline-bed marquez up`` and ``crossline-bed aws`` use.
 """
 
 from pathlib import Path
 
 import yaml
 
-from crossline import config
-from crossline.bed.marquez import render_config
+from crossline_bed import config
+from crossline_bed.marquez import render_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,4 +61,4 @@ def test_marquez_config_is_the_launchers_config() -> None:
 
 def test_moto_service_runs_crosslines_emulator() -> None:
     command = " ".join(_compose()["services"]["moto"]["command"])
-    assert "crossline bed aws" in command
+    assert "crossline-bed aws" in command

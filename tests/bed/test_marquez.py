@@ -15,7 +15,7 @@ from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
-from crossline.bed.marquez import MarquezState
+from crossline_bed.marquez import MarquezState
 
 PRODUCER = "https://github.com/crossline/crossline/tree/0.1.0/tests"
 

@@ -1,4 +1,4 @@
-"""``crossline marquez up|down|status``: idempotent, cached, leaves nothing behind.
+"""``crossline-bed marquez up|down|status``: idempotent, cached, leaves nothing behind.
 
 Each test runs the launcher on ports of its own with a throwaway cluster, so it never
 touches the session's Marquez.
@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from crossline.bed.marquez import MarquezBed
-from crossline.bed.process import LOOPBACK, free_port, pid_alive, port_is_free
-from crossline.errors import BedError, ConfigError
+from crossline_bed.marquez import MarquezBed
+from crossline_bed.process import LOOPBACK, free_port, pid_alive, port_is_free
+from crossline_bed.errors import BedConfigError, BedError
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_a_taken_port_is_a_clear_error(own_ports: None) -> None:
     with socket.socket() as squatter:
         squatter.bind((LOOPBACK, bed.port))
         squatter.listen()
-        with pytest.raises(ConfigError, match=rf"port {LOOPBACK}:{bed.port} is already in use.*CROSSLINE_MARQUEZ_PORT"):
+        with pytest.raises(BedConfigError, match=rf"port {LOOPBACK}:{bed.port} is already in use.*CROSSLINE_MARQUEZ_PORT"):
             bed.up()
 
 
@@ -76,5 +76,5 @@ def test_an_unresolvable_marquez_is_a_clear_error(own_ports: None) -> None:
 
 
 def test_unknown_implementation_is_refused() -> None:
-    with pytest.raises(ConfigError, match="unknown Marquez implementation 'docker'"):
+    with pytest.raises(BedConfigError, match="unknown Marquez implementation 'docker'"):
         MarquezBed("docker")

@@ -22,9 +22,9 @@ from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, R
 from openlineage.client.facet_v2 import schema_dataset
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
-from crossline.bed.marquez_standin import StandinServer
-from crossline.bed.postgres import Postgres
-from crossline.bed.process import free_port, pid_alive
+from crossline_bed.marquez_standin import StandinServer
+from crossline_bed.postgres import Postgres
+from crossline_bed.process import free_port, pid_alive
 
 DB = "marquez_standin_test"
 PRODUCER = "https://github.com/crossline/tests"
@@ -32,8 +32,8 @@ RUN_EVENT_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions
 
 
 @pytest.fixture(scope="module")
-def standin() -> Iterator[StandinServer]:
-    pg = Postgres.default().up()
+def standin(bed_postgres: Postgres) -> Iterator[StandinServer]:
+    pg = bed_postgres.up()
     pg.drop_database(DB)
     dsn = pg.ensure_database(DB)
     server = StandinServer(dsn, free_port(), free_port()).start(timeout=60)
@@ -387,9 +387,9 @@ def test_admin_healthcheck_ping_and_standin_header(standin: StandinServer, api: 
 
 
 def test_start_refuses_a_port_in_use(standin: StandinServer) -> None:
-    from crossline.errors import ConfigError
+    from crossline_bed.errors import BedConfigError
 
-    with pytest.raises(ConfigError, match="CROSSLINE_MARQUEZ_PORT"):
+    with pytest.raises(BedConfigError, match="CROSSLINE_MARQUEZ_PORT"):
         StandinServer(standin.dsn, standin.port, free_port()).start(timeout=5)
 
 

@@ -403,6 +403,6 @@ def test_auto_created_entities_do_not_count_against_limits(sm: Any) -> None:
 def test_documented_ceilings_for_artifacts_and_associations() -> None:
     """Artifacts and associations share the counting the wire tests above exercise; filling
     6000 of each over HTTP costs ~30 s, so their ceilings are pinned here instead."""
-    from crossline.bed.sagemaker_lineage.models import LIMITS
+    from crossline_bed.sagemaker_lineage.models import LIMITS
 
     assert LIMITS == {"Action": 3000, "Artifact": 6000, "Association": 6000, "Context": 500}

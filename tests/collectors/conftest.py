@@ -1,8 +1,8 @@
 """Graph-store fixtures: every store test runs on SQLite (a file) AND the bed's PostgreSQL.
 
 ``store_url`` is parametrized over both backends and gives an empty database each time;
-``graph_store`` opens a ``GraphStore`` on it. PostgreSQL is the bed's own cluster
-(``crossline.bed.postgres``): started if it is not running, never skipped. Each test
+``graph_store`` opens a ``GraphStore`` on it. PostgreSQL is the session's own cluster
+(``bed_postgres``), never skipped. Each test
 module gets a database of its own, dropped (with its role) when the module ends.
 """
 
@@ -17,24 +17,23 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from crossline.bed.postgres import Postgres
+from crossline_bed.postgres import Postgres
 from crossline.collectors.store import GraphStore
 
 _STORE_TABLES = ("edges", "nodes", "watermarks", "crossline_graph_version")
 
 
 @pytest.fixture(scope="module")
-def store_pg_database(request: pytest.FixtureRequest) -> Iterator[tuple[Postgres, str, str]]:
+def store_pg_database(request: pytest.FixtureRequest, bed_postgres: Postgres) -> Iterator[tuple[Postgres, str, str]]:
     """(cluster, database name, URL) of a PostgreSQL database of this test module's own."""
     module = re.sub(r"\W", "_", Path(str(request.node.path)).stem).lower()
-    # The pid keeps two test sessions that run at once from sharing a database.
-    name = f"crossline_graph_{module}_{os.getpid()}"[:63]
-    pg = Postgres.default().up()
+    name = f"crossline_graph_{module}"[:63]
+    pg = bed_postgres.up()  # a test may have stopped the session's cluster (Marquez's down())
     url = pg.ensure_database(name)
     try:
         yield pg, name, url
     finally:
-        pg.up()  # another session may have stopped the shared cluster meanwhile
+        pg.up()
         pg.drop_database(name)
         with psycopg.connect(pg.dsn(), autocommit=True) as conn:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
@@ -63,7 +62,7 @@ def graph_store(store_url: str) -> Iterator[GraphStore]:
 # -- the scenario's graph ---------------------------------------------------------------------
 def story_configs(story) -> list[dict]:  # type: ignore[no-untyped-def]
     """The sources that read what the story left: its events, SageMaker, data capture."""
-    from crossline.bed.aws import TEST_ENV
+    from crossline_bed.aws import TEST_ENV
 
     aws = {"endpoint_url": story.aws.endpoint_url, "region": TEST_ENV["AWS_DEFAULT_REGION"]}
     return [
@@ -74,17 +73,15 @@ def story_configs(story) -> list[dict]:  # type: ignore[no-untyped-def]
 
 
 def story_sources(story):  # type: ignore[no-untyped-def]
-    from crossline.cli import _import_sources
     from crossline.collectors.sources import source_from_config
 
-    _import_sources()
     return [source_from_config(c) for c in story_configs(story)]
 
 
 @pytest.fixture(scope="session")
 def aws_credentials() -> Iterator[None]:
     """The bed's moto credentials for the boto3 clients the sources make."""
-    from crossline.bed.aws import TEST_ENV
+    from crossline_bed.aws import TEST_ENV
 
     with pytest.MonkeyPatch.context() as patch:
         for key, value in TEST_ENV.items():

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from crossline.bed.aws import TEST_ENV
+from crossline_bed.aws import TEST_ENV
 from crossline.collectors.collect import collect
 from crossline.collectors.graph import Graph
 from crossline.collectors.model import NodeId, NodeKind, commit_id, inference_id, variant_id
@@ -90,14 +90,12 @@ def test_collecting_again_changes_nothing(make_story_sources, collected) -> None
 KILLER = textwrap.dedent(
     """
     import os, signal, sys
-    from crossline.cli import _import_sources
     from crossline.collectors.collect import collect
     from crossline.collectors.sources import source_from_config
     from crossline.collectors.store import GraphStore
     import json
 
     url, configs, after = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
-    _import_sources()
     sources = [source_from_config(c) for c in configs]
 
     class Killing:

@@ -11,8 +11,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from crossline.bed.aws import TEST_ENV
-from crossline.cli import _import_sources, main
+from crossline_bed.aws import TEST_ENV
+from crossline.cli import main
 from crossline.collectors.collect import collect
 from crossline.collectors.diff import Change, compare, diff, render
 from crossline.collectors.model import NodeId, NodeKind
@@ -40,7 +40,6 @@ def store(story, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         for key, value in TEST_ENV.items():
             patch.setenv(key, value)
-        _import_sources()
         graph = GraphStore.open(f"sqlite:///{tmp_path_factory.mktemp('diff') / 'graph.db'}")
         collect(graph, [source_from_config(c) for c in _configs(story)])
     yield graph

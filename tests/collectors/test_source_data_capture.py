@@ -14,8 +14,8 @@ from typing import Any
 import boto3
 import pytest
 
-from crossline.bed.aws import MotoServer
-from crossline.bed.data_capture import record_inference
+from crossline_bed.aws import MotoServer
+from crossline_bed.data_capture import record_inference
 from crossline.collectors.model import Edge, EdgeKind, Node, NodeKind, inference_id, variant_id
 from crossline.collectors.sources import Batch, source_from_config
 from crossline.collectors.sources.data_capture import DataCaptureSource

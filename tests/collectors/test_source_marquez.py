@@ -22,7 +22,7 @@ from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, R
 from openlineage.client.serde import Serde
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
-from crossline.bed.marquez import MarquezState
+from crossline_bed.marquez import MarquezState
 from crossline.collectors.model import EdgeKind, NodeKind, dataset_id, dataset_version_id, job_id, run_id
 from crossline.collectors.openlineage import iso, records_from_event
 from crossline.collectors.sources import Batch, source_from_config

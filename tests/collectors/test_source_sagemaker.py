@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from crossline.bed.aws import TEST_ENV, MotoServer
+from crossline_bed.aws import TEST_ENV, MotoServer
 from crossline.collectors.model import Edge, EdgeKind, Node, NodeKind, approval_id, variant_id
 from crossline.collectors.sources import Batch, source_from_config
 from crossline.collectors.sources.sagemaker import SageMakerSource

@@ -13,8 +13,8 @@ import requests
 import pytest
 from click.testing import CliRunner
 
-from crossline.bed.aws import TEST_ENV
-from crossline.cli import _import_sources, main
+from crossline_bed.aws import TEST_ENV
+from crossline.cli import main
 from crossline.collectors.collect import collect
 from crossline.collectors.sources import source_from_config
 from crossline.collectors.store import GraphStore
@@ -46,7 +46,6 @@ def env():
 
 @pytest.fixture(scope="module")
 def store(story, env, tmp_path_factory):
-    _import_sources()
     graph = GraphStore.open(f"sqlite:///{tmp_path_factory.mktemp('writeback') / 'graph.db'}")
     collect(graph, [source_from_config(c) for c in _configs(story)])
     yield graph

@@ -15,8 +15,8 @@ import pytest
 import requests
 from marquez_client import MarquezClient
 
-from crossline.bed.airflow import DagRunResult
-from crossline.bed.marquez import MarquezState
+from crossline_bed.airflow import DagRunResult
+from crossline_bed.marquez import MarquezState
 from crossline.emitters.naming import s3_location
 
 SM = "arn:aws:sagemaker:us-east-1:123456789012"

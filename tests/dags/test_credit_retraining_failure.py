@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from crossline.bed.airflow import AirflowBed
-from crossline.bed.aws import MotoServer
-from crossline.bed.marquez import MarquezState
-from crossline.bed.scenario import DAG_ID, EARLIER_VERSIONS, GROUP, STORY_WEEKS, CreditBed
+from crossline_bed.airflow import AirflowBed
+from crossline_bed.aws import MotoServer
+from crossline_bed.marquez import MarquezState
+from crossline_bed.scenario import DAG_ID, EARLIER_VERSIONS, GROUP, STORY_WEEKS, CreditBed
 
 REPO = Path(__file__).resolve().parents[2]
 DOWNSTREAM = ("assemble_training_set", "train", "evaluate", "register", "await_approval", "create_model", "create_endpoint_config", "deploy")

@@ -13,9 +13,9 @@ import boto3
 from click.testing import CliRunner
 from marquez_client import MarquezClient
 
-from crossline.bed.airflow import AirflowBed
-from crossline.bed.marquez import MarquezState
-from crossline.bed.process import free_port
+from crossline_bed.airflow import AirflowBed
+from crossline_bed.marquez import MarquezState
+from crossline_bed.process import free_port
 from crossline.cli import main
 
 DAGS = Path(__file__).parents[1] / "bed" / "dags"

@@ -14,9 +14,9 @@ import boto3
 import pytest
 from marquez_client import MarquezClient
 
-from crossline.bed.airflow import AirflowBed, DagRunResult
-from crossline.bed.aws import TEST_ENV, MotoServer
-from crossline.bed.marquez import MarquezState
+from crossline_bed.airflow import AirflowBed, DagRunResult
+from crossline_bed.aws import TEST_ENV, MotoServer
+from crossline_bed.marquez import MarquezState
 
 DAGS = Path(__file__).parent / "dags"
 SM_NS = "arn:aws:sagemaker:us-east-1:123456789012"

@@ -16,7 +16,7 @@ from openlineage.client.event_v2 import InputDataset, OutputDataset
 from openlineage.client.facet_v2 import documentation_job, nominal_time_run
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
-from crossline.bed.process import LOOPBACK, free_port
+from crossline_bed.process import LOOPBACK, free_port
 from crossline.emitters import api
 from crossline.emitters.api import STATS, lineage, lineage_run, run_id_from
 

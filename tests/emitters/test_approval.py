@@ -11,7 +11,7 @@ import requests
 from openlineage.client import OpenLineageClient
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
-from crossline.bed.marquez import MarquezState
+from crossline_bed.marquez import MarquezState
 from crossline.emitters.approval import DETAIL_TYPE, handle
 from crossline.errors import InvalidEvent, SourceError
 

@@ -6,7 +6,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from crossline.bed.process import free_port
+from crossline_bed.process import free_port
 from crossline.emitters.content import read_content_version as content_version
 from crossline.errors import SourceError
 

@@ -23,7 +23,7 @@ import pytest
 import requests
 from openlineage.client.event_v2 import InputDataset, Job, Run, RunEvent, RunState
 
-from crossline.bed.process import LOOPBACK, free_port
+from crossline_bed.process import LOOPBACK, free_port
 from crossline.emitters.transport import DurableHttpConfig, DurableHttpTransport
 
 PRODUCER = "https://github.com/crossline/tests"

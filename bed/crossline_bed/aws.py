@@ -3,14 +3,14 @@
 Contract: ``MotoServer`` starts moto in server mode in a child process bound to
 127.0.0.1 and gives its ``endpoint_url``; boto3 clients pointed there are exercised
 unchanged, exactly as against AWS. ``reset()`` clears every backend between tests.
-``serve()`` is what the child runs (and what ``crossline bed aws`` runs standalone): it
+``serve()`` is what the child runs (and what ``crossline-bed aws`` runs standalone): it
 installs crossline's extensions to moto before serving: the SageMaker lineage emulator
 (moto 5.2 answers every lineage action with a 500), UpdateEndpoint (moto has none),
 Model Registry fixes (the caller as approver), and the job runner (moto runs no job,
 so the runner writes the outputs a job would have written).
 
 The server process also answers the bed's admin routes beside moto's app
-(``crossline.bed.bed_admin``): a bed clock (``set_clock``/``now``), so that what moto
+(``crossline_bed.bed_admin``): a bed clock (``set_clock``/``now``), so that what moto
 stamps happens in the scenario's March 2027, and injected faults
 (``inject_glue_failure``/``clear_faults``). ``reset()`` also returns the clock to real
 time and clears the faults.
@@ -29,14 +29,14 @@ from typing import Any, NoReturn
 
 import requests
 
-from crossline.bed.process import (
+from crossline_bed.process import (
     LOOPBACK,
     free_port,
     require_free_port,
     stop_process_group,
     wait_http,
 )
-from crossline.errors import BedError
+from crossline_bed.errors import BedError
 
 # Credentials moto accepts; they are not secrets and reach no real account.
 TEST_ENV = {
@@ -49,7 +49,7 @@ TEST_ENV = {
 
 def install_extensions() -> None:
     """Install crossline's moto extensions into this process's moto backends."""
-    from crossline.bed import (
+    from crossline_bed import (
         bed_admin,
         job_runner,
         sagemaker_endpoints,
@@ -82,7 +82,7 @@ def serve(host: str = LOOPBACK, port: int = 5000) -> None:
     )
     from werkzeug.serving import run_simple
 
-    from crossline.bed.bed_admin import BedApplication
+    from crossline_bed.bed_admin import BedApplication
 
     install_extensions()
     # moto reads its own port from here (e.g. for URLs it hands out), as moto.server.main sets it.
@@ -117,7 +117,7 @@ class MotoServer:
         self._log = Path(log)
         env = {**os.environ, **TEST_ENV}
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "crossline.bed.aws", self.host, str(self.port)],
+            [sys.executable, "-m", "crossline_bed.aws", self.host, str(self.port)],
             stdout=fd,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -139,7 +139,7 @@ class MotoServer:
         if response.status_code != 200:
             raise BedError(f"moto reset failed: HTTP {response.status_code} {response.text[:200]}")
 
-    # ---- the bed's admin routes (crossline.bed.bed_admin) ----
+    # ---- the bed's admin routes (crossline_bed.bed_admin) ----
     def set_clock(self, at: datetime | None) -> datetime:
         """Move the server's clock to ``at`` (ticking on from there), or back to real time with None."""
         body = {"at": at.isoformat() if at is not None else None}

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from moto.core.responses import ActionResult
 
-from crossline.bed.sagemaker_lineage.models import CALLER, LineageBackend, lineage_backend
-from crossline.bed.sagemaker_lineage.query import query_lineage
+from crossline_bed.sagemaker_lineage.models import CALLER, LineageBackend, lineage_backend
+from crossline_bed.sagemaker_lineage.query import query_lineage
 
 if TYPE_CHECKING:
     from moto.sagemaker.responses import SageMakerResponse

@@ -31,9 +31,9 @@ What it does not do (Marquez does):
   reads and later writes; Marquez's exact alias conflict rules are not reproduced;
 - ``createdAt`` timestamps have PostgreSQL's microsecond precision (Marquez's too).
 
-Start it with ``StandinServer`` (``launcher``) or ``python -m crossline.bed.marquez_standin``.
+Start it with ``StandinServer`` (``launcher``) or ``python -m crossline_bed.marquez_standin``.
 """
 
-from crossline.bed.marquez_standin.launcher import StandinServer
+from crossline_bed.marquez_standin.launcher import StandinServer
 
 __all__ = ["StandinServer"]

@@ -1,7 +1,7 @@
 """Process and port helpers shared by the bed's launchers.
 
 Contract: ``port_is_free`` and ``require_free_port`` check loopback ports before a
-service is started, so a taken port is a clear ``ConfigError`` naming the port and the
+service is started, so a taken port is a clear ``BedConfigError`` naming the port and the
 setting that moves it, not a Java or werkzeug stack trace. ``wait_http`` polls a URL
 until it answers or the deadline passes, and then raises ``BedError`` with the tail of
 the service's log. ``stop_process_group`` ends a service we started, by its pid, and
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from crossline.errors import BedError, ConfigError
+from crossline_bed.errors import BedConfigError, BedError
 
 LOOPBACK = "127.0.0.1"
 
@@ -35,7 +35,7 @@ def port_is_free(port: int, host: str = LOOPBACK) -> bool:
 
 def require_free_port(port: int, what: str, setting: str, host: str = LOOPBACK) -> None:
     if not port_is_free(port, host):
-        raise ConfigError(
+        raise BedConfigError(
             f"cannot start {what}: port {host}:{port} is already in use by another "
             f"process; stop that process or choose another port with {setting}"
         )

@@ -2,7 +2,7 @@
 
 Contract: ``HOOKS`` maps a moto ``SageMakerModelBackend`` method name to a function
 ``hook(sagemaker_backend, result, arguments)`` that runs after moto's own method returned
-``result`` for the call's ``arguments`` (see crossline.bed.moto_ext). The hooks only add lineage entities
+``result`` for the call's ``arguments`` (see crossline_bed.moto_ext). The hooks only add lineage entities
 (``auto_created=True``: they do not count against the manual-creation limits) and reuse
 any artifact that already has the same SourceUri, as SageMaker does. The graph they build
 is described, with the choices behind it, in the package docstring.
@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from crossline.bed.sagemaker_lineage.models import (
+from crossline_bed.sagemaker_lineage.models import (
     Action,
     Artifact,
     LineageBackend,
@@ -291,6 +291,6 @@ HOOKS: dict[str, Callable[[Any, Any, dict[str, Any]], None]] = {
     "create_model_package": on_model_package,
     "update_model_package": on_update_model_package,
     "create_endpoint": on_endpoint,
-    # Added to moto by crossline.bed.sagemaker_endpoints, which must be installed first.
+    # Added to moto by crossline_bed.sagemaker_endpoints, which must be installed first.
     "update_endpoint": on_update_endpoint,
 }

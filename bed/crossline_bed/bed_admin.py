@@ -1,18 +1,18 @@
 """Admin routes of the bed's moto server, served beside moto's own app.
 
 Contract: ``BedApplication(moto_app)`` is the WSGI app the moto server process runs
-(``crossline.bed.aws.serve``): paths under ``/crossline-bed/`` go to the routes below,
+(``crossline_bed.aws.serve``): paths under ``/crossline-bed/`` go to the routes below,
 everything else to moto unchanged. Bodies are JSON; errors are ``{"error": message}``
 with HTTP 400 (bad body), 404 (unknown path) or 405 (wrong method).
 
 - ``GET /crossline-bed/clock`` -> ``{"now": iso, "travelling": bool}``.
 - ``POST /crossline-bed/clock`` ``{"at": "2027-03-06T03:13:30Z"}`` moves the server's
   clock there and lets it tick on; ``{"at": null}`` returns to real time. Answers like
-  GET. See ``crossline.bed.clock``.
+  GET. See ``crossline_bed.clock``.
 - ``POST /crossline-bed/faults`` ``{"glue_job": name, "error": message}``: the next run
   of that Glue job fails with that ErrorMessage and writes no output. ``GET`` lists the
   faults not yet used, ``DELETE`` clears them; both answer ``{"faults": {job: [error]}}``.
-  See ``crossline.bed.faults``.
+  See ``crossline_bed.faults``.
 
 ``install()`` makes ``POST /moto-api/reset`` (moto's own route) also set the clock back
 to real time and clear the faults, so a reset bed is a clean bed.
@@ -27,8 +27,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from crossline.bed import clock, faults
-from crossline.bed.moto_ext import wrap_after
+from crossline_bed import clock, faults
+from crossline_bed.moto_ext import wrap_after
 
 PREFIX = "/crossline-bed/"
 _MARK = "_crossline_bed_admin"

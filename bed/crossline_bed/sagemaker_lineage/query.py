@@ -24,8 +24,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from crossline.bed.sagemaker_lineage.exceptions import ValidationException
-from crossline.bed.sagemaker_lineage.models import (
+from crossline_bed.sagemaker_lineage.exceptions import ValidationException
+from crossline_bed.sagemaker_lineage.models import (
     LINEAGE_TYPES,
     MAX_QUERY_DEPTH,
     MAX_QUERY_RESULTS,

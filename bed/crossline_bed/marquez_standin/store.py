@@ -42,8 +42,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from crossline.bed.marquez_standin import model
-from crossline.bed.marquez_standin.model import DONE_STATES, iso
+from crossline_bed.marquez_standin import model
+from crossline_bed.marquez_standin.model import DONE_STATES, iso
 
 OWNER = "anonymous"
 DEFAULT_SOURCE = "default"

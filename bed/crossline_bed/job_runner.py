@@ -8,7 +8,7 @@ Writes go through moto's S3 backend, so versioned buckets give real VersionIds. 
 output whose bucket does not exist is not written (the real job would have failed to
 write it; the reader then finds nothing, as it would on AWS).
 
-A Glue run with a fault injected (``crossline.bed.faults``) fails and writes nothing.
+A Glue run with a fault injected (``crossline_bed.faults``) fails and writes nothing.
 
 What each job leaves behind (deterministic in the job's inputs, so a re-run with the
 same inputs writes the same bytes):
@@ -29,8 +29,8 @@ import json
 import tarfile
 from typing import Any
 
-from crossline.bed import faults
-from crossline.bed.moto_ext import wrap_after
+from crossline_bed import faults
+from crossline_bed.moto_ext import wrap_after
 from crossline.emitters.naming import s3_location
 
 _MARK = "_crossline_job_runner"

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from crossline.bed.moto_ext import wrap_around
+from crossline_bed.moto_ext import wrap_around
 
 if TYPE_CHECKING:
     from moto.core.responses import ActionResult

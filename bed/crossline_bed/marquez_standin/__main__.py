@@ -1,4 +1,4 @@
-"""Run the Marquez API stand-in: ``python -m crossline.bed.marquez_standin``.
+"""Run the Marquez API stand-in: ``python -m crossline_bed.marquez_standin``.
 
 Contract: serves the API on ``--host``/``--port`` and the admin app (``/healthcheck``,
 ``/ping``) on ``--admin-port``, in one process with two threaded werkzeug servers, after
@@ -16,14 +16,14 @@ import threading
 
 from werkzeug.serving import make_server
 
-from crossline.bed.marquez_standin.api import admin_app, api_app
-from crossline.bed.marquez_standin.store import Store
+from crossline_bed.marquez_standin.api import admin_app, api_app
+from crossline_bed.marquez_standin.store import Store
 
-log = logging.getLogger("crossline.bed.marquez_standin")
+log = logging.getLogger("crossline_bed.marquez_standin")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crossline.bed.marquez_standin", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m crossline_bed.marquez_standin", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--admin-port", type=int, required=True)

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from crossline.emitters.naming import s3_location
-from crossline.errors import BedError
+from crossline_bed.errors import BedError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

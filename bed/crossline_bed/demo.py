@@ -27,25 +27,23 @@ from pathlib import Path
 
 from rich.console import Console
 
-import crossline
-from crossline.bed.aws import TEST_ENV
-from crossline.errors import ConfigError
+from crossline_bed.aws import TEST_ENV
+from crossline_bed.errors import BedConfigError
 
 INFERENCE = "loan-8231"
 
 
 def _dags_folder() -> Path:
-    folder = Path(crossline.__file__).resolve().parents[1] / "dags"
+    folder = Path(__file__).resolve().parents[2] / "dags"
     if not (folder / "credit_retraining.py").exists():
-        raise ConfigError(f"the demo runs the pipeline in dags/ of a crossline checkout; none at {folder}")
+        raise BedConfigError(f"the demo runs the pipeline in dags/ of a crossline checkout; none at {folder}")
     return folder
 
 
 def run(out: Path, console: Console, *, marquez_url: str | None = None, store_url: str | None = None) -> dict[str, Path]:
-    from crossline.bed.airflow import AirflowBed
-    from crossline.bed.aws import MotoServer
-    from crossline.bed.scenario import play_story
-    from crossline.cli import _import_sources
+    from crossline_bed.airflow import AirflowBed
+    from crossline_bed.aws import MotoServer
+    from crossline_bed.scenario import play_story
     from crossline.collectors.collect import collect
     from crossline.collectors.report import to_tree, write_all
     from crossline.collectors.sources import source_from_config
@@ -74,7 +72,6 @@ def run(out: Path, console: Console, *, marquez_url: str | None = None, store_ur
             console.print(f"  {inference} captured at {uri}")
 
         store_url = store_url or f"sqlite:///{out / 'graph.db'}"
-        _import_sources()
         region = TEST_ENV["AWS_DEFAULT_REGION"]
         sources = [
             source_from_config({"type": "openlineage-file", "paths": [str(airflow.events_file)]}),

@@ -25,9 +25,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from crossline import config
-from crossline.bed.process import LOOPBACK, port_is_free
-from crossline.errors import BedError, ConfigError
+from crossline_bed import config
+from crossline_bed.process import LOOPBACK, port_is_free
+from crossline_bed.errors import BedConfigError, BedError
 
 SERVICE_USER = "postgres"
 
@@ -86,7 +86,7 @@ class Postgres:
         if not (self.datadir / "PG_VERSION").exists():
             self._init()
         if not port_is_free(self.port):
-            raise ConfigError(
+            raise BedConfigError(
                 f"cannot start PostgreSQL: port {LOOPBACK}:{self.port} is already in use by "
                 "another process; stop it or choose another port with CROSSLINE_PG_PORT"
             )

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from crossline.bed.sagemaker_lineage.exceptions import (
+from crossline_bed.sagemaker_lineage.exceptions import (
     ResourceLimitExceeded,
     ResourceNotFound,
     ValidationException,

@@ -14,7 +14,7 @@ of moto is copied. State lives in moto's per-account/region SageMaker backend, s
 ``/moto-api/reset`` clears it. Modules: ``models`` (backend, one method per action),
 ``responses`` (wire side), ``query`` (QueryLineage), ``autocreate`` (SageMaker's own
 lineage), ``exceptions`` (AWS error codes). Run a server standalone with
-``crossline bed aws [--host H] [--port P]``.
+``crossline-bed aws [--host H] [--port P]``.
 
 Errors, as AWS gives them: ValidationException (bad parameter, malformed ARN, duplicate
 name, second artifact for a SourceUri, bad NextToken, QueryLineage StartArns > 1,
@@ -48,7 +48,7 @@ The auto-created graph (edges are source -AssociationType-> destination):
   EndpointConfigName) -AssociatedWith-> the context; for each variant's model container,
   the Image, Model (ModelDataUrl) and, for a container made from a package, ModelPackage
   artifacts -ContributedTo-> the deployment action.
-- UpdateEndpoint of E (added by ``crossline.bed.sagemaker_endpoints``): one more
+- UpdateEndpoint of E (added by ``crossline_bed.sagemaker_endpoints``): one more
   ModelDeployment action, built as above for the new config's variants, on the same
   context (``E-{epoch}-{n}-aws-model-deployment`` if the name is taken within the
   second). Earlier deployment actions stay, so ListActions(SourceUri=endpoint ARN,
@@ -87,10 +87,10 @@ served by ListTags.
 
 from __future__ import annotations
 
-from crossline.bed.moto_ext import wrap_after
-from crossline.bed.sagemaker_lineage.autocreate import HOOKS
-from crossline.bed.sagemaker_lineage.models import LineageBackend, lineage_backend
-from crossline.bed.sagemaker_lineage.responses import (
+from crossline_bed.moto_ext import wrap_after
+from crossline_bed.sagemaker_lineage.autocreate import HOOKS
+from crossline_bed.sagemaker_lineage.models import LineageBackend, lineage_backend
+from crossline_bed.sagemaker_lineage.responses import (
     ACTION_METHODS,
     LineageResponses,
     call_action_with_caller,
@@ -106,7 +106,7 @@ def install() -> None:
     from moto.sagemaker.models import SageMakerModelBackend
     from moto.sagemaker.responses import SageMakerResponse
 
-    from crossline.bed import sagemaker_endpoints
+    from crossline_bed import sagemaker_endpoints
 
     # UpdateEndpoint is crossline's, not moto's: it must exist before its hook wraps it.
     sagemaker_endpoints.install()

@@ -31,9 +31,9 @@ from typing import Any
 
 import boto3
 
-from crossline.bed.airflow import AirflowBed, DagRunResult
-from crossline.bed.aws import TEST_ENV
-from crossline.errors import BedError
+from crossline_bed.airflow import AirflowBed, DagRunResult
+from crossline_bed.aws import TEST_ENV
+from crossline_bed.errors import BedError
 
 DAG_ID = "credit_retraining"
 ACCOUNT = "123456789012"
@@ -83,7 +83,7 @@ STORY_INFERENCES = (
 class CreditBed:
     """The story's world on the bed: AWS (moto server + extensions), Airflow and Marquez."""
 
-    aws: Any  # crossline.bed.aws.MotoServer: endpoint_url, set_clock()
+    aws: Any  # crossline_bed.aws.MotoServer: endpoint_url, set_clock()
     airflow: AirflowBed
     conf: dict[str, Any] = field(default_factory=dict)
 
@@ -190,7 +190,7 @@ class CreditBed:
     # -- after deployment -------------------------------------------------------------------
     def infer(self, inference: Inference, endpoint: str = "credit-prod") -> str:
         """The endpoint serves one request at the story's time; data capture records it."""
-        from crossline.bed.data_capture import record_inference
+        from crossline_bed.data_capture import record_inference
 
         self.aws.set_clock(inference.at)
         return record_inference(

@@ -30,9 +30,9 @@ from urllib.parse import unquote
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from crossline.bed.marquez_standin import model
-from crossline.bed.marquez_standin.lineage import lineage
-from crossline.bed.marquez_standin.store import Store
+from crossline_bed.marquez_standin import model
+from crossline_bed.marquez_standin.lineage import lineage
+from crossline_bed.marquez_standin.store import Store
 
 log = logging.getLogger(__name__)
 

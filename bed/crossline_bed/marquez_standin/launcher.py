@@ -1,7 +1,7 @@
 """Start and stop the Marquez stand-in as a child process.
 
 Contract: ``StandinServer(dsn, port, admin_port).start(timeout)`` checks both ports are
-free, spawns ``python -m crossline.bed.marquez_standin`` in its own session with its
+free, spawns ``python -m crossline_bed.marquez_standin`` in its own session with its
 output in a log file, and returns once ``/healthcheck`` answers; a child that dies or
 stays silent is a ``BedError`` carrying the log's tail. ``stop()`` ends the child's
 process group. ``pid``, ``url`` (API base, without ``/api/v1``) and ``admin_url`` say
@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from crossline.bed.process import LOOPBACK, require_free_port, stop_process_group, wait_http
+from crossline_bed.process import LOOPBACK, require_free_port, stop_process_group, wait_http
 
 
 class StandinServer:
@@ -51,7 +51,7 @@ class StandinServer:
             self.log = Path(name)
         with open(self.log, "ab") as out:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "crossline.bed.marquez_standin", "--host", self.host,
+                [sys.executable, "-m", "crossline_bed.marquez_standin", "--host", self.host,
                  "--port", str(self.port), "--admin-port", str(self.admin_port), "--dsn", self.dsn],
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from crossline.bed.moto_ext import wrap_after, wrap_around
-from crossline.bed.sagemaker_lineage.models import caller_context
+from crossline_bed.moto_ext import wrap_after, wrap_around
+from crossline_bed.sagemaker_lineage.models import caller_context
 
 _MARK = "_crossline_registry"
 

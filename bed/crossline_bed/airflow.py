@@ -35,16 +35,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crossline.bed.aws import TEST_ENV
+from crossline_bed.aws import TEST_ENV
 from crossline.emitters.airflow import EXTRACTORS
-from crossline.errors import BedError
+from crossline_bed.errors import BedError
 
 PLUGIN = textwrap.dedent(
     '''
     """Written by crossline's bed: resets hook lineage between tasks under dag.test()."""
     from airflow.plugins_manager import AirflowPlugin
 
-    from crossline.bed import airflow_listener
+    from crossline_bed import airflow_listener
 
 
     class CrosslineBedPlugin(AirflowPlugin):
@@ -170,7 +170,7 @@ class AirflowBed:
         result_file.unlink(missing_ok=True)
         log = self.home / f"run-{dag_id}.log"
         argv = [
-            sys.executable, "-m", "crossline.bed.airflow", dag_id, str(result_file),
+            sys.executable, "-m", "crossline_bed.airflow", dag_id, str(result_file),
             json.dumps({"logical_date": logical_date.isoformat() if logical_date else None, "conf": conf or {}}),
         ]
         with log.open("w") as out:

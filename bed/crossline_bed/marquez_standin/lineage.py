@@ -22,8 +22,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from crossline.bed.marquez_standin.model import NodeId
-from crossline.bed.marquez_standin.store import _LineageReader
+from crossline_bed.marquez_standin.model import NodeId
+from crossline_bed.marquez_standin.store import _LineageReader
 
 
 def _node(kind: str, row: dict[str, Any]) -> str:

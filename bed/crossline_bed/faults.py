@@ -2,7 +2,7 @@
 
 Contract: ``inject_glue_failure(job, error)`` makes the next run of Glue job ``job`` fail
 with ``error``; injecting twice fails the next two runs. ``clear()`` drops the faults
-not yet used. The job runner (``crossline.bed.job_runner``) asks ``take_glue_failure``
+not yet used. The job runner (``crossline_bed.job_runner``) asks ``take_glue_failure``
 when a run starts; for a fault it calls ``fail_glue_run`` and writes no output, as a
 failed job would leave none. A failed run goes through moto's own state manager
 (``glue::job_run``: STARTING, RUNNING, then FAILED where moto would say SUCCEEDED), so
@@ -11,7 +11,7 @@ GetJobRun shows ``JobRunState: FAILED`` and the ``ErrorMessage``, and Airflow's
 the ErrorMessage to moto's job-run output; moto has no field for it.
 
 State lives in the moto server process, shared by its threads; ``/moto-api/reset``
-clears it (see ``crossline.bed.bed_admin``).
+clears it (see ``crossline_bed.bed_admin``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import threading
 from collections import defaultdict, deque
 from typing import TYPE_CHECKING, Any
 
-from crossline.bed.moto_ext import wrap_after
+from crossline_bed.moto_ext import wrap_after
 
 if TYPE_CHECKING:
     from moto.glue.models import FakeJobRun

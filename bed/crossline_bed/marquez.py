@@ -1,4 +1,4 @@
-"""``crossline marquez up|down|status``: a Marquez backend on loopback, without Docker.
+"""``crossline-bed marquez up|down|status``: a Marquez backend on loopback, without Docker.
 
 Contract: ``MarquezBed.up()`` leaves a Marquez API answering on
 127.0.0.1:``CROSSLINE_MARQUEZ_PORT`` (admin and ``/healthcheck`` on
@@ -14,7 +14,7 @@ Two implementations, chosen by ``impl``:
   or ``CROSSLINE_MARQUEZ_JARS`` names a folder that already holds them. We write our own
   config (loopback ports, OpenSearch off, no ``${VAR}`` without default) and start
   ``java -Duser.timezone=UTC -cp <jars> marquez.MarquezApp server marquez.yml``.
-- ``standin``: crossline's Marquez API stand-in (``crossline.bed.marquez_standin``),
+- ``standin``: crossline's Marquez API stand-in (``crossline_bed.marquez_standin``),
   which serves the subset of Marquez 0.50's API that crossline uses, on the same
   PostgreSQL. It exists because the Maven repository reachable on our build machines
   does not serve marquez-api (HTTP 404 for every version) and no Docker engine runs
@@ -36,9 +36,9 @@ from pathlib import Path
 
 import requests
 
-from crossline import config
-from crossline.bed.postgres import Postgres
-from crossline.bed.process import (
+from crossline_bed import config
+from crossline_bed.postgres import Postgres
+from crossline_bed.process import (
     LOOPBACK,
     log_tail,
     pid_alive,
@@ -46,7 +46,7 @@ from crossline.bed.process import (
     stop_process_group,
     wait_http,
 )
-from crossline.errors import BedError, ConfigError
+from crossline_bed.errors import BedConfigError, BedError
 
 IMPLS = ("auto", "real", "standin")
 MAVEN_COORDS = ("io.github.marquezproject", "marquez-api")
@@ -67,7 +67,7 @@ POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 </project>
 """
 
-CONFIG = """# Written by crossline (crossline.bed.marquez.render_config); do not edit by hand.
+CONFIG = """# Written by crossline (crossline_bed.marquez.render_config); do not edit by hand.
 server:
   applicationConnectors:
   - type: http
@@ -113,7 +113,7 @@ class MarquezState:
 class MarquezBed:
     def __init__(self, impl: str = "auto", version: str = config.MARQUEZ_VERSION) -> None:
         if impl not in IMPLS:
-            raise ConfigError(f"unknown Marquez implementation {impl!r}; choose one of {', '.join(IMPLS)}")
+            raise BedConfigError(f"unknown Marquez implementation {impl!r}; choose one of {', '.join(IMPLS)}")
         self.impl = impl
         self.version = version
         self.port = config.port("CROSSLINE_MARQUEZ_PORT")
@@ -121,6 +121,7 @@ class MarquezBed:
         self.postgres = Postgres.default()
         self.root = config.home() / "marquez"
         self.root.mkdir(parents=True, exist_ok=True)
+        self.jar_root = config.cache() / "marquez"
 
     @property
     def url(self) -> str:
@@ -138,7 +139,7 @@ class MarquezBed:
     @property
     def lib_dir(self) -> Path:
         override = os.environ.get("CROSSLINE_MARQUEZ_JARS")
-        return Path(override) if override else self.root / self.version / "lib"
+        return Path(override) if override else self.jar_root / self.version / "lib"
 
     def resolve_jars(self) -> Path:
         """Marquez's jars, from the cache or resolved by Maven into it."""
@@ -151,7 +152,7 @@ class MarquezBed:
         mvn = shutil.which("mvn")
         if mvn is None:
             raise BedError("Maven (mvn) is not installed; it resolves Marquez's jars (Debian package 'maven')")
-        work = self.root / self.version
+        work = self.jar_root / self.version
         work.mkdir(parents=True, exist_ok=True)
         group, artifact = MAVEN_COORDS
         (work / "pom.xml").write_text(POM.format(group=group, artifact=artifact, version=self.version))
@@ -245,7 +246,7 @@ class MarquezBed:
         return proc.pid
 
     def _start_standin(self, dsn: str, log: Path, timeout: float) -> int:
-        from crossline.bed.marquez_standin import StandinServer
+        from crossline_bed.marquez_standin import StandinServer
 
         server = StandinServer(dsn=dsn, port=self.port, admin_port=self.admin_port, log=log)
         server.start(timeout=timeout)
