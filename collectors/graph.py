@@ -17,7 +17,7 @@ Contract:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -58,8 +58,35 @@ class Graph:
     def __init__(self, store: GraphStore) -> None:
         self.store = store
 
+    @classmethod
+    def open(cls, url: str) -> Graph:
+        """The graph in the store at ``url`` (opened, migrated); close it, or use ``with``."""
+        return cls(GraphStore.open(url))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Graph:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def node(self, node_id: str) -> Node:
         return self.store.node(node_id)
+
+    def nodes(self, kind: NodeKind | str | None = None, ids: Iterable[str] | None = None) -> Iterator[Node]:
+        """Nodes in id order, of one kind and/or among ``ids`` (unknown ids skipped), page by page."""
+        return self.store.nodes(kind=kind, ids=ids)
+
+    def find(self, *, name: str, kinds: Iterable[NodeKind] | None = None) -> list[Node]:
+        """The nodes whose name is exactly ``name`` (of ``kinds``), by id."""
+        where = [NODES.c.name == name]
+        if kinds is not None:
+            where.append(NODES.c.kind.in_(_kinds(kinds)))
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(sa.select(NODES.c.id).where(*where).order_by(NODES.c.id)).scalars().all()
+        return list(self.store.nodes(ids=rows)) if rows else []
 
     def _require(self, conn: sa.Connection, ids: Collection[str]) -> None:
         found = set(conn.execute(sa.select(NODES.c.id).where(NODES.c.id.in_(list(ids)))).scalars())

@@ -43,7 +43,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from crossline.collectors.model import Edge, EdgeKind, Node, NodeId, NodeKind
-from crossline.errors import ConfigError, NodeNotFound
+from crossline.errors import ConfigError, NodeNotFound, StoreUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Rows per statement: well under SQLite's 32766 bound variables even for 4-column keys.
@@ -274,6 +274,11 @@ def _keys(conn: Connection, names: list[str], rows: Sequence[tuple[str, ...]]) -
     return sa.select(*(sa.func.json_extract(each.c.value, f"$[{i}]").label(n) for i, n in enumerate(names))).subquery("keys")
 
 
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 # -- engine -------------------------------------------------------------------------------
 def _url(url: str) -> URL:
     try:
@@ -342,6 +347,13 @@ class GraphStore:
         store = cls(_engine(_url(url)))
         try:
             store.migrate()
+        except sa.exc.OperationalError as err:
+            store.close()
+            raise StoreUnavailable(
+                f"cannot open the graph store {store.url}: {_first_line(err.orig or err)}; "
+                "check that it exists and is reachable and writable, or name another with --store "
+                "or CROSSLINE_STORE_URL"
+            ) from err
         except Exception:
             store.close()
             raise

@@ -60,7 +60,7 @@ from crossline.collectors.store import GraphStore
 from crossline.emitters.facets import CrosslineDeploymentRunFacet, CrosslineModelPackageDatasetFacet
 from crossline.emitters.facets._base import PRODUCER
 from crossline.emitters.naming import dataset_name, parse_arn
-from crossline.errors import InvalidEvent, SourceError
+from crossline.errors import ConfigError, InvalidEvent, SourceError
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -408,3 +408,17 @@ def emit_to_marquez(store: GraphStore, lineage: OpenLineageClient, namespace: st
 
 
 __all__ = ["Entity", "Planned", "WritebackReport", "apply", "emit_to_marquez", "marquez_events", "plan_writeback"]
+
+
+def sagemaker_client(*, region: str | None = None, endpoint_url: str | None = None) -> SageMakerClient:
+    """A SageMaker client for write-back; no region anywhere is a ``ConfigError`` saying where to give one."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, NoRegionError
+
+    try:
+        return boto3.client("sagemaker", region_name=region, endpoint_url=endpoint_url)
+    except NoRegionError as err:
+        raise ConfigError("no AWS region for SageMaker: pass --region, or set AWS_DEFAULT_REGION or a profile's "
+                          "region") from err
+    except BotoCoreError as err:
+        raise ConfigError(f"cannot make a SageMaker client: {err}") from err

@@ -53,8 +53,8 @@ def main() -> None:
               help="Folder for the events, the graph and the trace.")
 @click.option("--marquez-url", envvar="CROSSLINE_MARQUEZ_URL", default=None,
               help="Also send the events to this Marquez (default: events to a file only).")
-@click.option("--store", "store_url", envvar="CROSSLINE_STORE_URL", default=None,
-              help="Graph store URL (default: sqlite in --out; postgresql://... at scale).")
+@click.option("--store", "store_url", default=None,
+              help="Graph store (default: crossline's setting from the checkout, out/graph.db).")
 def demo(out: Path, marquez_url: str | None, store_url: str | None) -> None:
     """Run the credit-scoring story end to end on the embedded default: no servers, no AWS."""
     from crossline_bed.demo import run

@@ -10,9 +10,11 @@ Contract: ``run(out, console)`` plays SCENARIO.md end to end and leaves everythi
    OpenLineage events go to ``out/airflow/openlineage/events.jsonl`` (and to Marquez too
    when ``marquez_url`` is given); risk-ops approves each week's package while the DAG
    waits; the endpoint serves loan-8231 on 12 March and loan-9120 after the 15 March swap.
-3. Collection into the graph store (``out/graph.db``, or ``store_url``, e.g. PostgreSQL)
-   from the events file, SageMaker's lineage and registry, and the data capture; then
-   reconciliation.
+3. Collection into the graph store every ``crossline`` command uses from the checkout
+   (``crossline.settings``: ``--store``/``CROSSLINE_STORE_URL``, else the checkout's
+   ``[tool.crossline]``, ``out/graph.db``), from the events file, SageMaker's lineage and
+   registry, and the data capture; then reconciliation. A SQLite store under ``out/`` is
+   cleared first; any other store (e.g. PostgreSQL) is written into as it is.
 4. The trace for loan-8231, printed as a tree, and written as JSON, Markdown and PDF.
 
 Each run starts from a clean ``out/`` story (the AWS emulation is new each time).
@@ -50,10 +52,20 @@ def run(out: Path, console: Console, *, marquez_url: str | None = None, store_ur
     from crossline.collectors.store import GraphStore
     from crossline.collectors.trace import trace_inference
 
+    from crossline import settings
+
     started = time.monotonic()
     out = out.resolve()
-    for stale in (out / "airflow", out / "graph.db", out / "graph.db-wal", out / "graph.db-shm", out / "trace"):
-        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+    # The store every crossline command uses from the checkout (its pyproject.toml says
+    # out/graph.db), so `crossline trace loan-8231` afterwards needs no flags.
+    store_url = settings.store(store_url, cwd=_dags_folder().parent).value
+    stale = [out / "airflow", out / "trace"]
+    if store_url.startswith("sqlite:///"):
+        db = Path(store_url.removeprefix("sqlite:///"))
+        if db.resolve().is_relative_to(out):  # never clear a store outside the demo's folder
+            stale += [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     for key, value in TEST_ENV.items():
         os.environ.setdefault(key, value)
@@ -71,7 +83,6 @@ def run(out: Path, console: Console, *, marquez_url: str | None = None, store_ur
         for inference, uri in played.captures.items():
             console.print(f"  {inference} captured at {uri}")
 
-        store_url = store_url or f"sqlite:///{out / 'graph.db'}"
         region = TEST_ENV["AWS_DEFAULT_REGION"]
         sources = [
             source_from_config({"type": "openlineage-file", "paths": [str(airflow.events_file)]}),

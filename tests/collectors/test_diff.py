@@ -114,7 +114,7 @@ def test_render_and_cli(store) -> None:
     url = str(store.engine.url)
     out = runner.invoke(main, ["query", "diff", PACKAGE_73, PACKAGE_74, "--store", url, "--json"])
     assert out.exit_code == 0, out.output
-    assert json.loads(out.output)["sections"]["data"]["changed"]["training channel train"]["after"]["dataset"] == (
+    assert json.loads(out.stdout)["sections"]["data"]["changed"]["training channel train"]["after"]["dataset"] == (
         "s3://credit/train/2027-W11")
     out = runner.invoke(main, ["query", "diff", PACKAGE_73, "nope", "--store", url])
     assert out.exit_code == 2

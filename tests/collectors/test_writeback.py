@@ -122,7 +122,7 @@ def test_dry_run_cli_plans_without_writing(story, store, written) -> None:
     out = CliRunner().invoke(main, ["writeback", "--sagemaker", "--dry-run", "--json", "--store", str(store.engine.url),
                                     "--aws-endpoint", story.aws.endpoint_url])
     assert out.exit_code == 0, out.output
-    assert json.loads(out.output)["sagemaker"]["planned"] == []
+    assert json.loads(out.stdout)["sagemaker"]["planned"] == []
     assert len(_associations(sm)) == count
 
 

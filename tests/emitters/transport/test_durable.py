@@ -60,19 +60,19 @@ def test_cli_status_and_replay_and_replay_again_sends_nothing_twice(
 
     status = runner.invoke(main, ["lineage", "status", "--spool", str(spool)])
     assert status.exit_code == 0, status.output
-    pending = json.loads(status.output)["pending"]
+    pending = json.loads(status.stdout)["pending"]
     assert pending["count"] == 20 and pending["bytes"] > 0 and pending["oldest"]
 
     still_down = runner.invoke(main, ["lineage", "replay", "--spool", str(spool), "--url", dead_url])
     assert still_down.exit_code == 1
-    assert json.loads(still_down.output)["remaining"] == 20
+    assert json.loads(still_down.stdout)["remaining"] == 20
 
     first = runner.invoke(main, ["lineage", "replay", "--spool", str(spool), "--url", marquez.url])
     assert first.exit_code == 0, first.output
-    assert json.loads(first.output)["sent"] == 20
+    assert json.loads(first.stdout)["sent"] == 20
     second = runner.invoke(main, ["lineage", "replay", "--spool", str(spool), "--url", marquez.url])
     assert second.exit_code == 0, second.output
-    assert json.loads(second.output)["sent"] == 0
+    assert json.loads(second.stdout)["sent"] == 0
 
     assert events.in_marquez(marquez.url) == labels
 
