@@ -32,6 +32,7 @@ import pytest
 from crossline_bed.airflow import AirflowBed, DagRunResult
 from crossline_bed.aws import TEST_ENV, MotoServer
 from crossline_bed.marquez import MarquezBed, MarquezState
+from crossline_bed.mlflow import MlflowServer
 from crossline_bed.postgres import Postgres
 from crossline_bed.process import free_port
 from crossline_bed.scenario import CreditBed, PlayedStory, play_story
@@ -119,6 +120,16 @@ def marquez(request: pytest.FixtureRequest) -> Iterator[MarquezState]:
     finally:
         if not was_running:
             bed.down()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """A real MLflow tracking server (``mlflow server``, SQLite backend) for the session."""
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
