@@ -6,8 +6,11 @@ unchanged, exactly as against AWS. ``reset()`` clears every backend between test
 ``serve()`` is what the child runs (and what ``crossline-bed aws`` runs standalone): it
 installs crossline's extensions to moto before serving: the SageMaker lineage emulator
 (moto 5.2 answers every lineage action with a 500), UpdateEndpoint (moto has none),
-Model Registry fixes (the caller as approver), and the job runner (moto runs no job,
-so the runner writes the outputs a job would have written).
+Model Registry fixes (the caller as approver), the job runner (moto runs no job,
+so the runner writes the outputs a job would have written), SageMaker Pipelines
+executions that run their steps (``sagemaker_pipelines``), Experiments trial components
+as AWS fills them (``sagemaker_experiments``), and Feature Store groups with their
+offline store and Glue table (``feature_store``).
 
 The server process also answers the bed's admin routes beside moto's app
 (``crossline_bed.bed_admin``): a bed clock (``set_clock``/``now``), so that what moto
@@ -51,16 +54,22 @@ def install_extensions() -> None:
     """Install crossline's moto extensions into this process's moto backends."""
     from crossline_bed import (
         bed_admin,
+        feature_store,
         job_runner,
         sagemaker_endpoints,
+        sagemaker_experiments,
         sagemaker_lineage,
+        sagemaker_pipelines,
         sagemaker_registry,
     )
 
     sagemaker_endpoints.install()  # before the lineage emulator, which hooks UpdateEndpoint
     sagemaker_lineage.install()
     sagemaker_registry.install()
+    sagemaker_experiments.install()  # after the lineage emulator, which makes the job trial components
     job_runner.install()
+    sagemaker_pipelines.install()
+    feature_store.install()
     bed_admin.install()
 
 

@@ -12,7 +12,13 @@ A Glue run with a fault injected (``crossline_bed.faults``) fails and writes not
 
 What each job leaves behind (deterministic in the job's inputs, so a re-run with the
 same inputs writes the same bytes):
-- Glue job run with argument ``--output_path``: ``part-00000.parquet`` under that prefix.
+- Glue job run: ``part-00000.parquet`` under each output it names in one of the forms
+  teams use (``OUTPUT_PATH_ARGUMENTS``: ``--output_path``, ``--output_s3``,
+  ``--s3_output``, ``--output_location``, ``--target_path``), and under the Glue
+  Data Catalog location of a table named by ``--target_database``/``--output_database``
+  with ``--target_table``/``--output_table`` (a table missing from the catalog gets
+  nothing). The job's DefaultArguments count, overridden by the run's Arguments, as
+  Glue merges them.
 - Training job: ``{S3OutputPath}/{TrainingJobName}/output/model.tar.gz``, a real gzip'd
   tar whose ``model.json`` records the hyperparameters and input channels.
 - Processing job: one ``part-00000`` file per S3 output; an output named
@@ -63,16 +69,36 @@ def simulated_metrics(inputs: list[str]) -> dict[str, float]:
     }
 
 
+OUTPUT_PATH_ARGUMENTS = ("--output_path", "--output_s3", "--s3_output", "--output_location", "--target_path")
+OUTPUT_TABLE_ARGUMENTS = (("--target_database", "--target_table"), ("--output_database", "--output_table"))
+
+
+def glue_outputs(backend: Any, arguments: dict[str, str]) -> list[str]:
+    """The S3 locations a Glue run with these arguments writes to."""
+    outputs = [arguments[name] for name in OUTPUT_PATH_ARGUMENTS if arguments.get(name, "").startswith("s3://")]
+    for database, table in OUTPUT_TABLE_ARGUMENTS:
+        if arguments.get(database) and arguments.get(table):
+            try:
+                found = backend.get_table(arguments[database], arguments[table])
+            except Exception:  # not in the catalog: the real job would fail to write; write nothing
+                continue
+            location = found.as_dict().get("StorageDescriptor", {}).get("Location")
+            if location:
+                outputs.append(location)
+    return outputs
+
+
 def _glue_ran(backend: Any, run_id: Any, kwargs: dict[str, Any]) -> None:
     error = faults.take_glue_failure(kwargs["name"])
+    run = next(r for r in backend.jobs[kwargs["name"]].job_runs if r.job_run_id == run_id)
     if error is not None:
-        run = next(r for r in backend.jobs[kwargs["name"]].job_runs if r.job_run_id == run_id)
         faults.fail_glue_run(run, error)
         return
+    # Written as before when only the run's arguments matter (the credit story's bytes).
     arguments = kwargs.get("arguments") or {}
-    output = arguments.get("--output_path")
-    if output:
-        body = json.dumps({"job": kwargs.get("name"), "arguments": arguments}, sort_keys=True).encode()
+    merged = {**(backend.jobs[kwargs["name"]].default_arguments or {}), **arguments}
+    body = json.dumps({"job": kwargs.get("name"), "arguments": arguments}, sort_keys=True).encode()
+    for output in glue_outputs(backend, merged):
         _put(backend.account_id, _join(output, "part-00000.parquet"), body)
 
 

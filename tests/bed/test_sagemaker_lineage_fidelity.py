@@ -9,15 +9,13 @@ boto3's parsed result (Python types right, enums and ARN patterns respected).
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import boto3
 import botocore.session
 import pytest
-from botocore.model import ListShape, MapShape, Shape, StructureShape
+
+from crossline_bed.shapes import shape_errors
 
 LINEAGE_OPERATIONS = {
     "CreateArtifact",
@@ -42,64 +40,6 @@ LINEAGE_OPERATIONS = {
 }
 
 MODEL = botocore.session.get_session().get_service_model("sagemaker")
-
-
-def shape_errors(value: Any, shape: Shape, path: str, raw: bool) -> Iterator[str]:
-    """Every way ``value`` departs from ``shape`` (empty when it conforms)."""
-    kind = shape.type_name
-    if isinstance(shape, StructureShape):
-        if not isinstance(value, dict):
-            yield f"{path}: expected structure, got {type(value).__name__}"
-            return
-        for name in shape.required_members:
-            if name not in value:
-                yield f"{path}.{name}: required member missing"
-        for name, member in value.items():
-            if name not in shape.members:
-                yield f"{path}.{name}: not a member of {shape.name}"
-            else:
-                yield from shape_errors(member, shape.members[name], f"{path}.{name}", raw)
-    elif isinstance(shape, ListShape):
-        if not isinstance(value, list):
-            yield f"{path}: expected list, got {type(value).__name__}"
-            return
-        for index, item in enumerate(value):
-            yield from shape_errors(item, shape.member, f"{path}[{index}]", raw)
-    elif isinstance(shape, MapShape):
-        if not isinstance(value, dict):
-            yield f"{path}: expected map, got {type(value).__name__}"
-            return
-        for key, item in value.items():
-            yield from shape_errors(key, shape.key, f"{path}<key>", raw)
-            yield from shape_errors(item, shape.value, f"{path}[{key!r}]", raw)
-    elif kind == "string":
-        if not isinstance(value, str):
-            yield f"{path}: expected string, got {type(value).__name__}"
-            return
-        if shape.enum and value not in shape.enum:
-            yield f"{path}: {value!r} not in enum {shape.enum}"
-        low, high = shape.metadata.get("min"), shape.metadata.get("max")
-        if (low is not None and len(value) < low) or (high is not None and len(value) > high):
-            yield f"{path}: length {len(value)} outside [{low}, {high}]"
-        pattern = shape.metadata.get("pattern")
-        if pattern and "arn:" in pattern:  # the ARN patterns are plain Python regexes
-            if not re.fullmatch(pattern, value):
-                yield f"{path}: {value!r} does not match {pattern}"
-    elif kind in ("integer", "long"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            yield f"{path}: expected integer, got {type(value).__name__}"
-    elif kind in ("float", "double"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            yield f"{path}: expected number, got {type(value).__name__}"
-    elif kind == "boolean":
-        if not isinstance(value, bool):
-            yield f"{path}: expected boolean, got {type(value).__name__}"
-    elif kind == "timestamp":
-        expected: tuple[type, ...] = (int, float) if raw else (datetime,)
-        if isinstance(value, bool) or not isinstance(value, expected):
-            yield f"{path}: expected timestamp, got {type(value).__name__}"
-    else:
-        yield f"{path}: shape type {kind} not handled by this walker"
 
 
 def test_walker_catches_departures() -> None:
