@@ -1,6 +1,6 @@
 """credit_retraining: the weekly credit-scoring model pipeline, as a team deploys it.
 
-Glue builds the week's feature-store snapshots (accounts, behaviour); a SageMaker
+Glue builds the week's feature-store snapshots, one job per feature group; a SageMaker
 Processing job assembles the training set from them and the exclusion list; XGBoost
 trains; a second Processing job evaluates the model; the model is registered as a new
 package version, PendingManualApproval; a sensor waits until risk approves it in the
@@ -9,9 +9,19 @@ listens to the registry's EventBridge events); then the approved version is depl
 the endpoint, a blue/green swap when the endpoint already serves an older version, with
 data capture on.
 
-Everything names itself from the DAG params (override them per run, or set their
-defaults in your deployment) and the logical date: the ISO week of the logical date is
-the week unless ``week`` is given. AWS is the ``aws_default`` connection, so the same
+A template: every name comes from the run's settings, resolved at run time by the first
+task, ``plan``, in this order (later wins):
+1. the DAG params' defaults below (``PARAMS``);
+2. the Airflow Variable ``credit_retraining_settings`` (JSON object), if set: a
+   deployment's own names, buckets, endpoint and feature groups;
+3. the run's conf (``airflow dags trigger -c '{...}'``, or params in the UI).
+``feature_groups`` may list any number of groups: the task ``feature_jobs`` lists one
+Glue job per group, ``{feature_job_prefix}{group}``, and one instance of ``features`` is
+mapped over each when the run starts (dynamic task mapping; nothing is read from the
+list when the file is parsed). Job names are
+``{assemble_job_prefix}-{week}-{suffix}``, ``{train_job_prefix}-...`` and
+``{evaluate_job_prefix}-...``, with the ISO week of the logical date (unless ``week`` is
+given) and a suffix from the run id. AWS is the ``aws_default`` connection, so the same
 file runs against AWS and against crossline's local bed (moto's endpoint).
 
 Lineage: the OpenLineage provider with crossline's extractors
@@ -38,7 +48,7 @@ from airflow.providers.amazon.aws.operators.sagemaker import (
     SageMakerTrainingOperator,
 )
 from airflow.providers.amazon.aws.utils.sagemaker import ApprovalStatus
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Param, Variable, get_current_context, task
 from airflow.sdk.bases.sensor import PokeReturnValue
 
 PARAMS = {
@@ -48,8 +58,13 @@ PARAMS = {
     "data_bucket": "credit",
     "code_bucket": "credit-code",
     "exclusion_list": "s3://policy/excl-v14.csv",
-    "feature_groups": ["accounts", "behaviour"],
+    "feature_groups": Param(["accounts", "behaviour"], type="array", description="feature groups; one Glue job each"),
+    "feature_job_prefix": "features_",
+    "assemble_job_prefix": "credit-assemble",
+    "train_job_prefix": "credit-xgb",
+    "evaluate_job_prefix": "credit-evaluate",
     "model_package_group": "credit-xgb",
+    "package_description": "Credit XGBoost",
     "endpoint": "credit-prod",
     "role_arn": "arn:aws:iam::123456789012:role/credit-ml",
     "training_image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
@@ -62,18 +77,21 @@ PARAMS = {
 }
 
 
-def plan(params: dict[str, Any], logical_date: datetime, run_id: str) -> dict[str, str]:
-    """Every name of one weekly run, derived from the params, the week and the run."""
+SETTINGS_VARIABLE = "credit_retraining_settings"
+
+
+def plan(params: dict[str, Any], logical_date: datetime, run_id: str) -> dict[str, Any]:
+    """Every name of one weekly run, derived from the settings, the week and the run."""
     week = params.get("week") or logical_date.strftime("%G-W%V")
     compact = week.replace("-", "")
     suffix = hashlib.sha1(run_id.encode()).hexdigest()[:4]
     data = params["data_bucket"]
-    train_job = f"credit-xgb-{compact}-{suffix}"
+    train_job = f"{params['train_job_prefix']}-{compact}-{suffix}"
     return {
         "week": week,
-        "assemble_job": f"credit-assemble-{compact}-{suffix}",
+        "assemble_job": f"{params['assemble_job_prefix']}-{compact}-{suffix}",
         "train_job": train_job,
-        "evaluate_job": f"credit-evaluate-{compact}-{suffix}",
+        "evaluate_job": f"{params['evaluate_job_prefix']}-{compact}-{suffix}",
         "training_set": f"s3://{data}/train/{week}/",
         "model_output": f"s3://{data}/models/",
         "model_artifact": f"s3://{data}/models/{train_job}/output/model.tar.gz",
@@ -82,12 +100,51 @@ def plan(params: dict[str, Any], logical_date: datetime, run_id: str) -> dict[st
     }
 
 
+@task(task_id="feature_jobs")
+def feature_jobs(settings: dict[str, Any], week: str) -> list[dict[str, Any]]:
+    """One Glue job per feature group: the arguments its mapped task instance runs with."""
+    return [
+        {
+            "job_name": f"{settings['feature_job_prefix']}{group}",
+            "script_location": f"s3://{settings['code_bucket']}/glue/{settings['feature_job_prefix']}{group}.py",
+            "script_args": {
+                "--input_paths": f"s3://{settings['raw_bucket']}/{group}/",
+                "--output_path": _snapshot(settings, group, week),
+                "--feature_group": group,
+                "--snapshot_version": week,
+            },
+        }
+        for group in settings["feature_groups"]
+    ]
+
+
+def _snapshot(settings: dict[str, Any], group: str, week: str) -> str:
+    return f"s3://{settings['feature_bucket']}/{group}/{week}/"
+
+
+@task(task_id="plan", multiple_outputs=True)
+def plan_run() -> dict[str, Any]:
+    """The run's settings (params < Variable < conf) and every name derived from them."""
+    context = get_current_context()
+    conf = (context["dag_run"].conf or {}) if context.get("dag_run") else {}
+    deployed = Variable.get(SETTINGS_VARIABLE, default=None, deserialize_json=True) or {}
+    settings = {**dict(context["params"]), **{k: v for k, v in deployed.items() if k not in conf}}
+    names = plan(settings, context["logical_date"], context["run_id"])
+    week = names["week"]
+    return {
+        **settings,
+        **names,
+        "settings": settings,
+        "assemble_inputs": [
+            *[_processing_input(g, _snapshot(settings, g, week), f"/opt/ml/processing/{g}") for g in settings["feature_groups"]],
+            _processing_input("exclusions", settings["exclusion_list"], "/opt/ml/processing/exclusions", "S3Prefix"),
+        ],
+        "hyperparameters": {k: str(v) for k, v in settings["hyperparameters"].items()},
+    }
+
+
 def _p(key: str) -> str:
-    return "{{ plan(params, logical_date, run_id)['%s'] }}" % key
-
-
-def _snapshot(group: str) -> str:
-    return "s3://{{ params.feature_bucket }}/%s/%s/" % (group, _p("week"))
+    return "{{ ti.xcom_pull(task_ids='plan')['%s'] }}" % key
 
 
 VERSION = "{{ ti.xcom_pull(task_ids='register').rsplit('/', 1)[1] }}"
@@ -108,7 +165,7 @@ def _processing_output(name: str, uri: str) -> dict[str, Any]:
     }
 
 
-def _resources(instance_type: str = "{{ params.instance_type }}") -> dict[str, Any]:
+def _resources(instance_type: str = _p("instance_type")) -> dict[str, Any]:
     return {"ClusterConfig": {"InstanceCount": 1, "InstanceType": instance_type, "VolumeSizeInGB": 30}}
 
 
@@ -120,29 +177,19 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     params=PARAMS,
-    user_defined_macros={"plan": plan},
     default_args={"retries": 0},
     tags=["credit", "ml"],
 ) as dag:
-    features = [
-        GlueJobOperator(
-            task_id=f"features_{group}",
-            job_name=f"features_{group}",
-            script_location="s3://{{ params.code_bucket }}/glue/features_%s.py" % group,
-            s3_bucket="{{ params.code_bucket }}",
-            iam_role_arn="{{ params.role_arn }}",
-            create_job_kwargs={"GlueVersion": "4.0", "WorkerType": "G.1X", "NumberOfWorkers": 2},
-            script_args={
-                "--input_paths": "s3://{{ params.raw_bucket }}/%s/" % group,
-                "--output_path": _snapshot(group),
-                "--feature_group": group,
-                "--snapshot_version": _p("week"),
-            },
-            wait_for_completion=True,
-            verbose=False,
-        )
-        for group in PARAMS["feature_groups"]
-    ]
+    planned = plan_run()
+    features = GlueJobOperator.partial(
+        task_id="features",
+        s3_bucket=_p("code_bucket"),
+        iam_role_arn=_p("role_arn"),
+        create_job_kwargs={"GlueVersion": "4.0", "WorkerType": "G.1X", "NumberOfWorkers": 2},
+        wait_for_completion=True,
+        verbose=False,
+        map_index_template="{{ task.script_args['--feature_group'] }}",
+    ).expand_kwargs(feature_jobs(planned["settings"], planned["week"]))
 
     assemble = SageMakerProcessingOperator(
         task_id="assemble_training_set",
@@ -150,13 +197,10 @@ with DAG(
         check_interval=5,
         config={
             "ProcessingJobName": _p("assemble_job"),
-            "AppSpecification": {"ImageUri": "{{ params.processing_image }}", "ContainerEntrypoint": ["python3", "/opt/ml/code/assemble.py"]},
-            "RoleArn": "{{ params.role_arn }}",
+            "AppSpecification": {"ImageUri": _p("processing_image"), "ContainerEntrypoint": ["python3", "/opt/ml/code/assemble.py"]},
+            "RoleArn": _p("role_arn"),
             "ProcessingResources": _resources(),
-            "ProcessingInputs": [
-                *[_processing_input(g, _snapshot(g), f"/opt/ml/processing/{g}") for g in PARAMS["feature_groups"]],
-                _processing_input("exclusions", "{{ params.exclusion_list }}", "/opt/ml/processing/exclusions", "S3Prefix"),
-            ],
+            "ProcessingInputs": planned["assemble_inputs"],
             "ProcessingOutputConfig": {"Outputs": [_processing_output("train", _p("training_set"))]},
         },
     )
@@ -167,9 +211,9 @@ with DAG(
         check_interval=5,
         config={
             "TrainingJobName": _p("train_job"),
-            "AlgorithmSpecification": {"TrainingImage": "{{ params.training_image }}", "TrainingInputMode": "File"},
-            "RoleArn": "{{ params.role_arn }}",
-            "HyperParameters": {k: "{{ params.hyperparameters['%s'] }}" % k for k in PARAMS["hyperparameters"]},
+            "AlgorithmSpecification": {"TrainingImage": _p("training_image"), "TrainingInputMode": "File"},
+            "RoleArn": _p("role_arn"),
+            "HyperParameters": planned["hyperparameters"],
             "InputDataConfig": [
                 {
                     "ChannelName": "train",
@@ -178,11 +222,11 @@ with DAG(
                 }
             ],
             "OutputDataConfig": {"S3OutputPath": _p("model_output")},
-            "ResourceConfig": {"InstanceType": "{{ params.instance_type }}", "InstanceCount": 1, "VolumeSizeInGB": 30},
+            "ResourceConfig": {"InstanceType": _p("instance_type"), "InstanceCount": 1, "VolumeSizeInGB": 30},
             "StoppingCondition": {"MaxRuntimeInSeconds": 4 * 3600},
             "Tags": [
-                {"Key": "crossline:code-repo", "Value": "{{ params.code_repo }}"},
-                {"Key": "crossline:code-commit", "Value": "{{ params.code_commit }}"},
+                {"Key": "crossline:code-repo", "Value": _p("code_repo")},
+                {"Key": "crossline:code-commit", "Value": _p("code_commit")},
                 {"Key": "week", "Value": _p("week")},
             ],
         },
@@ -194,8 +238,8 @@ with DAG(
         check_interval=5,
         config={
             "ProcessingJobName": _p("evaluate_job"),
-            "AppSpecification": {"ImageUri": "{{ params.processing_image }}", "ContainerEntrypoint": ["python3", "/opt/ml/code/evaluate.py"]},
-            "RoleArn": "{{ params.role_arn }}",
+            "AppSpecification": {"ImageUri": _p("processing_image"), "ContainerEntrypoint": ["python3", "/opt/ml/code/evaluate.py"]},
+            "RoleArn": _p("role_arn"),
             "ProcessingResources": _resources(),
             "ProcessingInputs": [
                 _processing_input("model", _p("model_artifact"), "/opt/ml/processing/model", "S3Prefix"),
@@ -207,10 +251,10 @@ with DAG(
 
     register = SageMakerRegisterModelVersionOperator(
         task_id="register",
-        image_uri="{{ params.training_image }}",
+        image_uri=_p("training_image"),
         model_url=_p("model_artifact"),
-        package_group_name="{{ params.model_package_group }}",
-        package_desc="Credit XGBoost, week " + _p("week"),
+        package_group_name=_p("model_package_group"),
+        package_desc=_p("package_description") + ", week " + _p("week"),
         model_approval=ApprovalStatus.PENDING_MANUAL_APPROVAL,
     )
 
@@ -228,22 +272,22 @@ with DAG(
     model = SageMakerModelOperator(
         task_id="create_model",
         config={
-            "ModelName": "{{ params.model_package_group }}-v" + VERSION,
+            "ModelName": _p("model_package_group") + "-v" + VERSION,
             "PrimaryContainer": {"ModelPackageName": PACKAGE_ARN},
-            "ExecutionRoleArn": "{{ params.role_arn }}",
+            "ExecutionRoleArn": _p("role_arn"),
         },
     )
 
     endpoint_config = SageMakerEndpointConfigOperator(
         task_id="create_endpoint_config",
         config={
-            "EndpointConfigName": "{{ params.endpoint }}-v" + VERSION,
+            "EndpointConfigName": _p("endpoint") + "-v" + VERSION,
             "ProductionVariants": [
                 {
-                    "VariantName": "{{ params.endpoint }}-v" + VERSION,
-                    "ModelName": "{{ params.model_package_group }}-v" + VERSION,
+                    "VariantName": _p("endpoint") + "-v" + VERSION,
+                    "ModelName": _p("model_package_group") + "-v" + VERSION,
                     "InitialInstanceCount": 1,
-                    "InstanceType": "{{ params.endpoint_instance_type }}",
+                    "InstanceType": _p("endpoint_instance_type"),
                 }
             ],
             "DataCaptureConfig": {
@@ -264,8 +308,8 @@ with DAG(
         wait_for_completion=True,
         check_interval=5,
         config={
-            "EndpointName": "{{ params.endpoint }}",
-            "EndpointConfigName": "{{ params.endpoint }}-v" + VERSION,
+            "EndpointName": _p("endpoint"),
+            "EndpointConfigName": _p("endpoint") + "-v" + VERSION,
             "DeploymentConfig": {
                 "BlueGreenUpdatePolicy": {
                     "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0},

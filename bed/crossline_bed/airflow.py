@@ -3,8 +3,9 @@
 Contract: ``AirflowBed(home, dags_folder, ...)`` prepares an AIRFLOW_HOME (SQLite
 metadata database migrated once, the OpenLineage provider configured) and
 ``run_dag(dag_id, ...)`` runs one DAG run with ``dag.test()`` in a child process and
-returns a ``DagRunResult``: the run's state, each task's state, and every OpenLineage
-event the run emitted, read back from the file transport. crossline's extractors are
+returns a ``DagRunResult``: the run's state, each task's state (a mapped task's
+instances as ``task[rendered map index]``, e.g. ``features[accounts]``), and every
+OpenLineage event the run emitted, read back from the file transport. crossline's extractors are
 registered, as a user registers them. With ``spool_dir`` the events reach Marquez
 through crossline's durable transport instead of the plain HTTP one. Events also go to Marquez
 over HTTP when a Marquez URL is given.
@@ -63,9 +64,23 @@ class DagRunResult:
     events: list[dict[str, Any]] = field(default_factory=list)
     log: str = ""
 
-    def task_events(self, task_id: str) -> list[dict[str, Any]]:
+    def task_events(self, task_id: str, map_index: int | None = None) -> list[dict[str, Any]]:
+        """The events of task ``task_id`` (of one mapped instance, given its ``map_index``)."""
         suffix = f".{task_id}"
-        return [e for e in self.events if e.get("job", {}).get("name", "").endswith(suffix)]
+        events = [e for e in self.events if e.get("job", {}).get("name", "").endswith(suffix)]
+        if map_index is None:
+            return events
+        return [e for e in events if _map_index(e) == map_index]
+
+
+def _map_index(event: dict[str, Any]) -> int | None:
+    facets = event.get("run", {}).get("facets", {})
+    for name in ("airflow", "airflow_mappedTask"):
+        facet = facets.get(name) or {}
+        index = (facet.get("taskInstance") or {}).get("map_index", facet.get("mapIndex"))
+        if index is not None:
+            return int(index)
+    return None
 
 
 class AirflowBed:
@@ -212,6 +227,13 @@ class RunningDag:
             log=log,
         )
 
+def _ti_key(ti: Any) -> str:
+    """A task instance's key in ``task_states``: its task id, or ``task[index]`` when mapped."""
+    if getattr(ti, "map_index", -1) is None or ti.map_index < 0:
+        return str(ti.task_id)
+    return f"{ti.task_id}[{getattr(ti, 'rendered_map_index', None) or ti.map_index}]"
+
+
 def _child_main(dag_id: str, result_file: str, params: str) -> None:
     """Runs in the child: one dag.test() run, then flush the DAG-level events."""
     from airflow.dag_processing.dagbag import DagBag
@@ -229,7 +251,7 @@ def _child_main(dag_id: str, result_file: str, params: str) -> None:
     listener = get_openlineage_listener()
     if listener is not None and listener._executor is not None:
         listener._executor.shutdown(wait=True)
-    tasks = {ti.task_id: str(ti.state) for ti in dagrun.get_task_instances()}
+    tasks = {_ti_key(ti): str(ti.state) for ti in dagrun.get_task_instances()}
     Path(result_file).write_text(
         json.dumps({"run_id": dagrun.run_id, "state": str(dagrun.state), "tasks": tasks})
     )

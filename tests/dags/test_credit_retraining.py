@@ -20,10 +20,13 @@ from crossline_bed.marquez import MarquezState
 from crossline.emitters.naming import s3_location
 
 SM = "arn:aws:sagemaker:us-east-1:123456789012"
-TASKS = {
-    "features_accounts", "features_behaviour", "assemble_training_set", "train", "evaluate", "register",
+TASK_IDS = {
+    "plan", "feature_jobs", "features", "assemble_training_set", "train", "evaluate", "register",
     "await_approval", "create_model", "create_endpoint_config", "deploy",
 }
+# The Glue task is mapped over the feature groups at run time, one instance per group.
+TASKS = (TASK_IDS - {"features"}) | {"features[accounts]", "features[behaviour]"}
+GROUPS = ("accounts", "behaviour")
 
 
 def _io(event: dict) -> tuple[set[str], set[str]]:
@@ -33,8 +36,8 @@ def _io(event: dict) -> tuple[set[str], set[str]]:
     )
 
 
-def _complete(result: DagRunResult, task: str) -> dict:
-    return [e for e in result.task_events(task) if e["eventType"] == "COMPLETE"][-1]
+def _complete(result: DagRunResult, task: str, map_index: int | None = None) -> dict:
+    return [e for e in result.task_events(task, map_index) if e["eventType"] == "COMPLETE"][-1]
 
 
 @pytest.mark.parametrize("week", ["2027-W10", "2027-W11"])
@@ -42,8 +45,8 @@ def test_each_week_runs_every_task_with_the_scenarios_edges(story, week: str) ->
     run = story.runs[week]
     assert run.state == "success", run.log[-3000:]
     assert run.task_states == {t: "success" for t in TASKS}
-    assert _io(_complete(run, "features_accounts"))[1] == {f"s3://credit-features/accounts/{week}"}
-    assert _io(_complete(run, "features_behaviour"))[1] == {f"s3://credit-features/behaviour/{week}"}
+    for index, group in enumerate(GROUPS):
+        assert _io(_complete(run, "features", index))[1] == {f"s3://credit-features/{group}/{week}"}
     assert _io(_complete(run, "assemble_training_set")) == (
         {f"s3://credit-features/accounts/{week}", f"s3://credit-features/behaviour/{week}", "s3://policy/excl-v14.csv"},
         {f"s3://credit/train/{week}"},
@@ -67,9 +70,10 @@ def test_each_week_runs_every_task_with_the_scenarios_edges(story, week: str) ->
 
 def test_marquez_holds_both_weeks(story, marquez: MarquezState) -> None:
     client = MarquezClient(url=marquez.url)
-    for task in TASKS:
+    for task in TASK_IDS:
         runs = client.list_job_runs(story.namespace, f"credit_retraining.{task}")["runs"]
-        assert len(runs) == 2 and {r["state"] for r in runs} == {"COMPLETED"}, task
+        expected = 2 * len(GROUPS) if task == "features" else 2
+        assert len(runs) == expected and {r["state"] for r in runs} == {"COMPLETED"}, task
     for week in ("2027-W10", "2027-W11"):
         for group in ("accounts", "behaviour"):
             assert client.get_dataset("s3://credit-features", f"{group}/{week}")["name"] == f"{group}/{week}"

@@ -30,10 +30,10 @@ def test_failed_glue_run_fails_the_dag_with_the_error_and_nothing_downstream(
     result = airflow.run_dag(DAG_ID, logical_date=week.logical_date, conf={"week": week.week})
 
     assert result.state == "failed"
-    assert result.task_states["features_behaviour"] == "failed"
-    assert result.task_states["features_accounts"] == "success"
+    assert result.task_states["features[behaviour]"] == "failed"
+    assert result.task_states["features[accounts]"] == "success"
     assert all(result.task_states[t] == "upstream_failed" for t in DOWNSTREAM)
-    fail = [e for e in result.task_events("features_behaviour") if e["eventType"] == "FAIL"]
+    fail = [e for e in result.task_events("features", map_index=1) if e["eventType"] == "FAIL"]
     assert len(fail) == 1
     error = fail[0]["run"]["facets"]["errorMessage"]
     assert "Path does not exist" in error["message"] or "FAILED" in error["message"]
