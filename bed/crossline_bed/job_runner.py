@@ -8,6 +8,12 @@ Writes go through moto's S3 backend, so versioned buckets give real VersionIds. 
 output whose bucket does not exist is not written (the real job would have failed to
 write it; the reader then finds nothing, as it would on AWS).
 
+Lineage Glue itself reports is not emulated: Glue 5.0 Spark jobs with "Generate lineage
+events" on send OpenLineage events to Amazon DataZone (PostLineageEvent; read back through
+DataZone's lineage API), and crawlers have a LineageConfiguration for Lake Formation.
+moto has no DataZone, and a team that turns it on has those events already; the bed's
+Glue runs report their datasets only through their arguments.
+
 A Glue run with a fault injected (``crossline_bed.faults``) fails and writes nothing.
 
 What each job leaves behind (deterministic in the job's inputs, so a re-run with the
