@@ -36,6 +36,7 @@ from crossline_bed.mlflow import MlflowServer
 from crossline_bed.postgres import Postgres
 from crossline_bed.process import free_port
 from crossline_bed.scenario import CreditBed, PlayedStory, play_story
+from crossline_bed.scenario_fraud import PlayedFraudStory, play_fraud_story
 
 REPO = Path(__file__).resolve().parents[1]
 _MARQUEZ_KEY = pytest.StashKey[MarquezState]()
@@ -194,6 +195,31 @@ def story(tmp_path_factory: pytest.TempPathFactory, marquez: MarquezState) -> It
             marquez_url=marquez.url, aws_endpoint_url=aws.endpoint_url, namespace=namespace,
         )
         yield Story(aws, airflow, play_story(aws, airflow, namespace))
+    finally:
+        aws.stop()
+
+
+@pytest.fixture(scope="session")
+def story2(
+    tmp_path_factory: pytest.TempPathFactory, marquez: MarquezState, mlflow_server: MlflowServer
+) -> Iterator[PlayedFraudStory]:
+    """The second story (tests/STORY2.md): the fraud team's week 2027-W14, on an AWS bed of its own.
+
+    Its moto server is its own; MLflow is the session's server; Airflow's events go to a
+    file and to the session's Marquez under a namespace of the story's own.
+    """
+    import time
+
+    namespace = f"fraud-{uuid.uuid4().hex[:8]}"
+    aws = MotoServer().start()
+    started = time.monotonic()
+    try:
+        played = play_fraud_story(
+            aws, tmp_path_factory.mktemp("airflow-story2"), marquez.url, mlflow_server.url,
+            tmp_path_factory.mktemp("story2"), namespace,
+        )
+        played.wall_seconds = time.monotonic() - started
+        yield played
     finally:
         aws.stop()
 
