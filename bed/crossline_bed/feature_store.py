@@ -15,8 +15,9 @@ idempotently:
   (timestamp) and ``is_deleted`` (boolean), the columns Feature Store adds to each record.
   A group with no OfflineStoreConfig gets no table.
 - DescribeFeatureGroup adds what moto leaves out: ``OfflineStoreStatus`` (Active),
-  ``LastModifiedTime``, ``Description``, ``OnlineStoreConfig`` and the required
-  ``NextToken``; an unknown group is AWS's ResourceNotFound.
+  ``LastModifiedTime`` and the required ``NextToken``; an unknown group is AWS's
+  ResourceNotFound. (moto keeps neither Description nor OnlineStoreConfig from the
+  request, so neither is shown.)
 - ListFeatureGroups (moto has none): NameContains, FeatureGroupStatusEquals,
   OfflineStoreStatusEquals, CreationTimeAfter/Before, SortBy (Name, FeatureGroupStatus,
   OfflineStoreStatus, CreationTime; default CreationTime), SortOrder (default
@@ -117,10 +118,6 @@ def describe_feature_group(self: Any) -> ActionResult:
         answer.pop("OfflineStoreConfig", None)
     else:
         answer["OfflineStoreStatus"] = {"Status": "Active"}
-    for key, value in (("Description", getattr(group, "description", None)),
-                       ("OnlineStoreConfig", getattr(group, "online_store_config", None))):
-        if value:
-            answer[key] = value
     return ActionResult(answer)
 
 
