@@ -29,7 +29,38 @@ What it does not do (Marquez does):
   as given;
 - a name registered as a ``symlinks`` alias of a dataset resolves to that dataset on
   reads and later writes; Marquez's exact alias conflict rules are not reproduced;
-- ``createdAt`` timestamps have PostgreSQL's microsecond precision (Marquez's too).
+- ``createdAt`` timestamps have PostgreSQL's microsecond precision (Marquez's too);
+- a time outside years 1-9999 once in UTC (an ``eventTime`` like
+  ``9999-12-31T23:59:59-01:00``, a nominal time, a ``before``/``after`` query) is a 400
+  ``{"code": 400, "message": ...}``: Python's ``datetime`` ends there, while Marquez
+  (Java time, PostgreSQL ``timestamptz``) would store year 10000;
+- Marquez writes the raw event and derives its model in two transactions, so an event
+  it refuses while deriving (a namespace ``NamespaceName`` refuses) still has its raw
+  row; the stand-in does both in one and keeps nothing of a refused event;
+- Jackson's string length limit, ``java.net.URI`` syntax of ``_producer``/``schemaURL``
+  and epoch numbers as times (Jackson reads them; the stand-in refuses them) are not
+  mirrored.
+
+Answers to hostile input, decided from Marquez 0.50.0's source (``OpenLineageResource``,
+``JsonProcessingExceptionMapper``, the event model) and Jackson's defaults; none is the
+stand-in's internal error (see ``model.parse_event`` and ``jackson``):
+- what Jackson will not read into the event model: unreadable JSON, ``NaN``/
+  ``Infinity`` (not JSON; ``ALLOW_NON_NUMERIC_NUMBERS`` is off), nesting deeper than
+  1000 (``StreamReadConstraints``, Jackson 2.15+; a 10,000-deep body is refused before
+  it is parsed), a number of more than 1000 characters, an object where the model has
+  a string or a string where it has an object: HTTP 500 with ``{"code": 400, ...}``, as
+  Marquez's own mapper answers (Marquez's choice, and why clients must not retry every
+  5xx forever);
+- a NUL (``\u0000``): in a namespace, 400 (``NamespaceName``); anywhere else 500 with no
+  body, Marquez's answer when PostgreSQL refuses it (neither ``text`` nor ``jsonb`` can
+  hold a NUL), given here before anything is stored;
+- what Jackson takes, stored as Marquez stores it: a float beyond double range as the
+  string ``"Infinity"``, a lone surrogate as ``?``, a number or boolean where the model
+  has a string as its text.
+
+Concurrency: no lock spans the server or a whole event; an event locks its own job,
+run and datasets (``ingest``), so a 100,000-input event holds up only events that share
+them.
 
 Start it with ``StandinServer`` (``launcher``) or ``python -m crossline_bed.marquez_standin``.
 """

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 STANDIN_HEADER = ("X-Crossline-Standin", "marquez-0.50-api")
 _DEFAULT_BEFORE = "2030-01-01T00:00:00+00:00"
 _DEFAULT_AFTER = "1970-01-01T00:00:00+00:00"
+_JAVA_INT = (-(2**31), 2**31 - 1)
 
 
 class ApiError(Exception):
@@ -64,6 +65,8 @@ def _int_param(request: Request, name: str, default: int, minimum: int | None = 
         value = int(raw)
     except ValueError as err:
         raise not_found() from err
+    if not _JAVA_INT[0] <= value <= _JAVA_INT[1]:
+        raise not_found()  # Jersey cannot convert it to a Java int either
     if minimum is not None and value < minimum:
         raise ApiError(400, {"errors": [f"query param {name} must be greater than or equal to {minimum}"]})
     return value

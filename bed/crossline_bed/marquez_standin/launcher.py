@@ -2,7 +2,8 @@
 
 Contract: ``StandinServer(dsn, port, admin_port).start(timeout)`` checks both ports are
 free, spawns ``python -m crossline_bed.marquez_standin`` in its own session with its
-output in a log file, and returns once ``/healthcheck`` answers; a child that dies or
+output in a log file and the DSN (which may carry a password) in its environment, never
+on its command line, and returns once ``/healthcheck`` answers; a child that dies or
 stays silent is a ``BedError`` carrying the log's tail. ``stop()`` ends the child's
 process group. ``pid``, ``url`` (API base, without ``/api/v1``) and ``admin_url`` say
 where it runs.
@@ -17,6 +18,8 @@ import tempfile
 from pathlib import Path
 
 from crossline_bed.process import LOOPBACK, require_free_port, stop_process_group, wait_http
+
+DSN_ENV = "CROSSLINE_MARQUEZ_STANDIN_DSN"
 
 
 class StandinServer:
@@ -52,7 +55,8 @@ class StandinServer:
         with open(self.log, "ab") as out:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "crossline_bed.marquez_standin", "--host", self.host,
-                 "--port", str(self.port), "--admin-port", str(self.admin_port), "--dsn", self.dsn],
+                 "--port", str(self.port), "--admin-port", str(self.admin_port)],
+                env={**os.environ, DSN_ENV: self.dsn},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -23,7 +23,7 @@ import uuid
 from typing import Any
 
 from crossline_bed.marquez_standin.model import NodeId
-from crossline_bed.marquez_standin.store import _LineageReader
+from crossline_bed.marquez_standin.views import LineageReader
 
 
 def _node(kind: str, row: dict[str, Any]) -> str:
@@ -34,7 +34,7 @@ def _edges(pairs: set[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"origin": o, "destination": d} for o, d in sorted(pairs)]
 
 
-def _orphan(reader: _LineageReader, dataset: dict[str, Any]) -> dict[str, Any]:
+def _orphan(reader: LineageReader, dataset: dict[str, Any]) -> dict[str, Any]:
     return {"graph": [{
         "id": _node("dataset", dataset),
         "type": "DATASET",
@@ -44,7 +44,7 @@ def _orphan(reader: _LineageReader, dataset: dict[str, Any]) -> dict[str, Any]:
     }]}
 
 
-def lineage(reader: _LineageReader, node: NodeId, depth: int) -> dict[str, Any]:
+def lineage(reader: LineageReader, node: NodeId, depth: int) -> dict[str, Any]:
     dataset = None
     if node.kind == "job":
         start = reader.job_by_name(node.namespace, node.name)

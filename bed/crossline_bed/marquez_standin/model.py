@@ -1,11 +1,14 @@
 """Pure helpers of the Marquez stand-in: event validation, ids, times and versions.
 
 Contract: ``parse_event(body)`` turns a request body into a validated ``dict`` or raises
-``EventRejected`` carrying the HTTP status and JSON body Marquez 0.50 would answer with
-(Dropwizard's 422 ``{"errors": [...]}`` for a missing required field; Marquez's own
-JSON-processing mapper for unreadable JSON, which answers HTTP 500 with
-``{"code": 400, "message": ...}``; 400 for a namespace Marquez's ``NamespaceName``
-pattern refuses). ``run_uuid`` maps a runId to a UUID as Marquez does (a UUID as is,
+``EventRejected`` carrying the HTTP status and JSON body Marquez 0.50 would answer with,
+checked in Marquez's order: what Jackson cannot read into Marquez's event model
+(``jackson``: unreadable JSON, NaN/Infinity, nesting past 1000, wrong types) gets
+Marquez's JSON-processing mapper's HTTP 500 with ``{"code": 400, "message": ...}``;
+a missing required field Dropwizard's 422 ``{"errors": [...]}``; a namespace Marquez's
+``NamespaceName`` pattern refuses 400 with no body; a NUL anywhere, which PostgreSQL
+cannot store, 500 with no body (Marquez's ``onComplete``); and, the stand-in's own
+limit, a time outside years 1-9999 in UTC a 400 ``{"code": 400, "message": ...}``. ``run_uuid`` maps a runId to a UUID as Marquez does (a UUID as is,
 anything else through a name-based UUID). ``iso`` renders a timestamp like Java's
 ``Instant.toString``. ``parse_node_id`` splits ``dataset:<ns>:<name>`` the way Marquez's
 ``NodeId`` does, colons inside URIs included.
@@ -21,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from crossline_bed.marquez_standin import jackson
+
 RUN_EVENT, DATASET_EVENT, JOB_EVENT = "RunEvent", "DatasetEvent", "JobEvent"
 
 # Marquez maps eventType to a run state with a lenient switch: anything it does not
@@ -28,10 +33,8 @@ RUN_EVENT, DATASET_EVENT, JOB_EVENT = "RunEvent", "DatasetEvent", "JobEvent"
 _STATES = {"complete": "COMPLETED", "abort": "ABORTED", "fail": "FAILED", "start": "RUNNING"}
 DONE_STATES = frozenset({"COMPLETED", "ABORTED", "FAILED"})
 
-_NAMESPACE_PATTERN = re.compile(r"^[a-zA-Z:;=/0-9_\-.@+]{1,1024}$")
+_NAMESPACE_PATTERN = re.compile(r"[a-zA-Z:;=/0-9_\-.@+]{1,1024}")  # NamespaceName, whole value
 _NAMESPACE_FORMAT = re.compile(r"[^a-z:/A-Z0-9\-_.@+]")
-_FRACTION = re.compile(r"(\.\d{6})\d+")
-_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
 class EventRejected(Exception):
@@ -65,23 +68,23 @@ def format_namespace(name: str) -> str:
 
 
 def parse_time(value: Any, where: str) -> datetime:
-    """An ISO-8601 date-time; without an offset it is UTC (Marquez runs with TZ=UTC)."""
-    if not isinstance(value, str) or not _DATETIME.match(value):
-        raise EventRejected(
-            500,
-            {"code": 400, "message": f"Cannot deserialize value of type `java.time.ZonedDateTime` from String {json.dumps(value)} ({where})"},
-        )
-    text = _FRACTION.sub(r"\1", value.replace("Z", "+00:00").replace("z", "+00:00"))
+    """An ISO-8601 date-time in UTC; without an offset it is UTC (Marquez runs with TZ=UTC).
+
+    A value Jackson cannot read is Marquez's unreadable-JSON answer (500, code 400); a
+    time outside years 1-9999 once in UTC is a 400 (Python's ``datetime`` ends there).
+    """
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError as err:
-        raise EventRejected(
-            500,
-            {"code": 400, "message": f"Cannot deserialize value of type `java.time.ZonedDateTime` from String {json.dumps(value)} ({where}): {err}"},
-        ) from err
+        parsed = jackson.check_time(value, where)
+    except jackson.Unreadable as err:
+        raise EventRejected(500, {"code": 400, "message": err.message}) from err
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError as err:
+        raise EventRejected(
+            400, {"code": 400, "message": f"{where} {value} is outside years 1-9999 UTC, which the stand-in can store"}
+        ) from err
 
 
 def iso(value: datetime | None) -> str | None:
@@ -115,75 +118,81 @@ def _require(errors: list[str], obj: Any, path: str) -> None:
         errors.append(f"{path} must not be null")
 
 
-def _check_datasets(errors: list[str], datasets: Any, path: str) -> None:
-    if datasets is None:
-        return
-    if not isinstance(datasets, list):
-        raise EventRejected(500, {"code": 400, "message": f"Cannot deserialize value of type `java.util.ArrayList` ({path})"})
-    for i, ds in enumerate(datasets):
-        if not isinstance(ds, dict):
-            raise EventRejected(500, {"code": 400, "message": f"Cannot deserialize dataset ({path}[{i}])"})
+def _check_datasets(errors: list[str], datasets: list[Any] | None, path: str) -> None:
+    for i, ds in enumerate(datasets or []):
         _require(errors, ds.get("namespace"), f"{path}[{i}].namespace")
         _require(errors, ds.get("name"), f"{path}[{i}].name")
-        schema = (ds.get("facets") or {}).get("schema")
-        if isinstance(schema, dict) and isinstance(schema.get("fields"), list):
-            for j, field in enumerate(schema["fields"]):
-                if not isinstance(field, dict) or field.get("name") is None:
-                    errors.append(f"{path}[{i}].facets.schema.fields[{j}].name must not be null")
+        schema = (ds.get("facets") or {}).get("schema") or {}
+        for j, field in enumerate(schema.get("fields") or []):
+            if field.get("name") is None:
+                errors.append(f"{path}[{i}].facets.schema.fields[{j}].name must not be null")
 
 
-def parse_event(body: bytes) -> dict[str, Any]:
-    """Validate a POSTed event as Marquez 0.50 does; return it parsed."""
-    try:
-        event = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise EventRejected(500, {"code": 400, "message": f"Unexpected character: {err}"}) from err
-    if not isinstance(event, dict):
-        raise EventRejected(500, {"code": 400, "message": "Cannot deserialize value of type `marquez.service.models.BaseEvent` from non-object"})
-    kind = event_kind(event)
+def _required_fields(event: dict[str, Any], kind: str) -> list[str]:
+    """Bean validation's ``@NotNull`` failures (Dropwizard answers them with 422)."""
     errors: list[str] = []
     _require(errors, event.get("eventTime"), "eventTime")
     _require(errors, event.get("producer"), "producer")
     if kind in (RUN_EVENT, JOB_EVENT):
         job = event.get("job")
         _require(errors, job, "job")
-        if isinstance(job, dict):
+        if job is not None:
             _require(errors, job.get("namespace"), "job.namespace")
             _require(errors, job.get("name"), "job.name")
-        elif job is not None:
-            raise EventRejected(500, {"code": 400, "message": "Cannot deserialize job"})
         _check_datasets(errors, event.get("inputs"), "inputs")
         _check_datasets(errors, event.get("outputs"), "outputs")
     if kind == RUN_EVENT:
         run = event.get("run")
         _require(errors, run, "run")
-        if isinstance(run, dict):
-            run_id = run.get("runId")
-            _require(errors, run_id, "run.runId")
-            if run_id is not None and not isinstance(run_id, str):
-                raise EventRejected(500, {"code": 400, "message": "Cannot deserialize run.runId"})
+        if run is not None:
+            _require(errors, run.get("runId"), "run.runId")
             parent = (run.get("facets") or {}).get("parent")
-            if isinstance(parent, dict):
+            if parent is not None:
                 _require(errors, parent.get("run"), "run.facets.parent.run")
                 _require(errors, parent.get("job"), "run.facets.parent.job")
-                if isinstance(parent.get("run"), dict):
+                if parent.get("run") is not None:
                     _require(errors, parent["run"].get("runId"), "run.facets.parent.run.runId")
-                if isinstance(parent.get("job"), dict):
+                if parent.get("job") is not None:
                     _require(errors, parent["job"].get("namespace"), "run.facets.parent.job.namespace")
                     _require(errors, parent["job"].get("name"), "run.facets.parent.job.name")
-        elif run is not None:
-            raise EventRejected(500, {"code": 400, "message": "Cannot deserialize run"})
-        event_type = event.get("eventType")
-        if event_type is not None and not isinstance(event_type, str):
-            raise EventRejected(500, {"code": 400, "message": "Cannot deserialize eventType"})
     if kind == DATASET_EVENT:
-        dataset = event.get("dataset")
-        _require(errors, dataset, "dataset")
-        if isinstance(dataset, dict):
-            _check_datasets(errors, [dataset], "dataset")
+        _require(errors, event.get("dataset"), "dataset")
+        if event.get("dataset") is not None:
+            _check_datasets(errors, [event["dataset"]], "dataset")
+    return errors
+
+
+_SPECS = {RUN_EVENT: jackson.RUN_EVENT, JOB_EVENT: jackson.JOB_EVENT, DATASET_EVENT: jackson.DATASET_EVENT}
+
+
+def event_times(event: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The event's times as (where, value): eventTime and the nominalTime facet's."""
+    times = [("eventTime", event.get("eventTime"))]
+    nominal = ((event.get("run") or {}).get("facets") or {}).get("nominalTime") or {}
+    times += [(key, nominal[key]) for key in ("nominalStartTime", "nominalEndTime") if nominal.get(key) is not None]
+    return times
+
+
+def parse_event(body: bytes) -> dict[str, Any]:
+    """Validate a POSTed event as Marquez 0.50 does; return it parsed, as Marquez would store it.
+
+    In Marquez's order: Jackson reads the body into the event model (refusals: 500 with
+    ``{"code": 400}``); bean validation (422); the namespaces (400); PostgreSQL, which
+    cannot store a NUL (500, no body). Last comes the stand-in's own limit, times past
+    year 9999 in UTC (400), which Marquez would store.
+    """
+    try:
+        read = jackson.read(body)
+        event = read.value
+        if not isinstance(event, dict):
+            raise jackson.Unreadable("Cannot deserialize value of type `marquez.service.models.BaseEvent` from non-object")
+        kind = event_kind(event)
+        jackson.conform(event, _SPECS[kind])
+    except jackson.Unreadable as err:
+        raise EventRejected(500, {"code": 400, "message": err.message}) from err
+    errors = _required_fields(event, kind)
     if errors:
         raise EventRejected(422, {"errors": sorted(errors)})
-    parse_time(event["eventTime"], "eventTime")
     # A namespace NamespaceName refuses is an IllegalArgumentException: 400, no body.
     namespaces = [ds.get("namespace") for key in ("inputs", "outputs") for ds in (event.get(key) or [])]
     if kind == DATASET_EVENT:
@@ -191,8 +200,13 @@ def parse_event(body: bytes) -> dict[str, Any]:
     if kind != DATASET_EVENT:
         namespaces.append(format_namespace(event["job"]["namespace"]))
     for ns in namespaces:
-        if not isinstance(ns, str) or not _NAMESPACE_PATTERN.match(ns):
+        if not _NAMESPACE_PATTERN.fullmatch(ns):
             raise EventRejected(400, {})
+    if read.has_nul:
+        # PostgreSQL refuses NUL in text and in jsonb; Marquez's onComplete answers 500, no body.
+        raise EventRejected(500, {})
+    for where, value in event_times(event):
+        parse_time(value, where)
     return event
 
 
