@@ -279,7 +279,8 @@ class Standin:
     The cluster is the bed's kind (``crossline_bed.postgres.Postgres``, same binaries and
     layout) on a free port: the bed's default cluster is shared with whoever else works on
     this machine, and a ``down()`` from one of them would kill the measurement mid-way.
-    It is destroyed (stopped, files removed) at the end.
+    Like every bed cluster it asks for passwords; ``self.dsn`` carries the generated one
+    (never print it). It is destroyed (stopped, files removed) at the end.
     """
 
     def __init__(self) -> None:

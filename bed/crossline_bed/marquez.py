@@ -82,7 +82,7 @@ db:
   driverClass: org.postgresql.Driver
   url: jdbc:postgresql://{db_host}:{db_port}/marquez
   user: marquez
-  password: ""
+  password: {db_password}
 migrateOnStartup: true
 graphql:
   enabled: true
@@ -95,9 +95,11 @@ logging:
 """
 
 
-def render_config(*, bind_host: str, port: int, admin_port: int, db_host: str, db_port: int) -> str:
-    """Marquez's config, shared by the launcher and docker/marquez.yml."""
-    return CONFIG.format(bind_host=bind_host, port=port, admin_port=admin_port, db_host=db_host, db_port=db_port)
+def render_config(*, bind_host: str, port: int, admin_port: int, db_host: str, db_port: int,
+                  db_password: str = "") -> str:
+    """Marquez's config, shared by the launcher and docker/marquez.yml (which has no password)."""
+    return CONFIG.format(bind_host=bind_host, port=port, admin_port=admin_port, db_host=db_host, db_port=db_port,
+                         db_password=json.dumps(db_password))
 
 
 @dataclass
@@ -232,12 +234,14 @@ class MarquezBed:
         if java is None:
             raise BedError("Java 17 is not installed; Marquez needs it (Debian package 'openjdk-17-jre-headless')")
         cfg = self.root / f"marquez-{self.port}.yml"
-        cfg.write_text(
-            render_config(
+        # The file holds the marquez role's password: only the bed's user may read it.
+        fd = os.open(cfg, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(render_config(
                 bind_host=LOOPBACK, port=self.port, admin_port=self.admin_port,
-                db_host=LOOPBACK, db_port=self.postgres.port,
-            )
-        )
+                db_host=LOOPBACK, db_port=self.postgres.port, db_password=self.postgres.password("marquez") or "",
+            ))
         with log.open("w") as out:
             proc = subprocess.Popen(
                 [java, "-Duser.timezone=UTC", "-cp", f"{lib}/*", "marquez.MarquezApp", "server", str(cfg)],
