@@ -15,8 +15,10 @@ offline store and Glue table (``feature_store``).
 The server process also answers the bed's admin routes beside moto's app
 (``crossline_bed.bed_admin``): a bed clock (``set_clock``/``now``), so that what moto
 stamps happens in the scenario's March 2027, and injected faults
-(``inject_glue_failure``/``clear_faults``). ``reset()`` also returns the clock to real
-time and clears the faults.
+(``inject_glue_failure``/``clear_faults``; ``throttle`` makes a share of any AWS API's
+calls answer as AWS throttles them, ``throttle_counts`` says how many were,
+``clear_throttle`` stops it). ``reset()`` also returns the clock to real time and
+clears the faults.
 """
 
 from __future__ import annotations
@@ -164,6 +166,19 @@ class MotoServer:
 
     def clear_faults(self) -> None:
         self._admin("DELETE", "faults")
+
+    def throttle(self, service: str, rate: float, operations: list[str] | tuple[str, ...] = ("*",),
+                 seed: int = 0) -> None:
+        """Throttle ``rate`` (0..1) of the calls to ``service``'s ``operations`` (``"*"``: all)."""
+        spec = {"service": service, "operations": list(operations), "rate": rate, "seed": seed}
+        self._admin("POST", "faults", {"throttle": spec})
+
+    def throttle_counts(self) -> dict[str, dict[str, Any]]:
+        """Per throttled service: its throttle and the ``calls`` it saw and ``throttled`` it answered."""
+        return {t["service"]: t for t in self._admin("GET", "faults/throttle")["throttle"]}
+
+    def clear_throttle(self) -> None:
+        self._admin("DELETE", "faults/throttle")
 
     def _admin(self, method: str, route: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         url = f"{self.endpoint_url}/crossline-bed/{route}"

@@ -125,7 +125,7 @@ def test_a_malformed_fault_is_refused(aws: str, body: dict[str, Any]) -> None:
     response = requests.post(f"{aws}/crossline-bed/faults", json=body, timeout=10)
     assert response.status_code == 400
     assert "glue_job" in response.json()["error"]
-    assert requests.get(f"{aws}/crossline-bed/faults", timeout=10).json() == {"faults": {}}
+    assert requests.get(f"{aws}/crossline-bed/faults", timeout=10).json() == {"faults": {}, "throttle": []}
 
 
 def test_the_client_raises_bed_error_when_the_server_refuses(moto_server: MotoServer, aws: str) -> None:
