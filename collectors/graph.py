@@ -24,8 +24,9 @@ from typing import Literal
 import sqlalchemy as sa
 
 from crossline.collectors.model import FLOW_EDGES, Edge, EdgeKind, Node, NodeId, NodeKind
-from crossline.collectors.store import EDGES, NODES, GraphStore, _chunks, _to_edge, to_utc
+from crossline.collectors.store import EDGES, NODES, GraphStore, _chunks, _to_edge
 from crossline.errors import NodeNotFound, NoPath
+from crossline.times import iso, utc
 
 Direction = Literal["both", "in", "out"]
 
@@ -132,7 +133,7 @@ class Graph:
         if depth is not None and depth < 0:
             raise ValueError(f"depth must be >= 0 or None, not {depth}")
         kinds = _kinds(edge_kinds)
-        as_of = to_utc(as_of) if as_of is not None else None
+        as_of = utc(as_of) if as_of is not None else None
         with self.store.engine.connect() as conn:
             self._require(conn, starts)
             if not kinds or depth == 0:
@@ -205,7 +206,7 @@ class Graph:
         if edge_kinds is not None:
             where.append(EDGES.c.kind.in_(_kinds(edge_kinds)))
         if as_of is not None:
-            as_of = to_utc(as_of)
+            as_of = utc(as_of)
             other = sa.case((EDGES.c.src == node, EDGES.c.dst), else_=EDGES.c.src)
             where += [_valid(EDGES, as_of), _node_valid(other, as_of)]
         with self.store.engine.connect() as conn:
@@ -246,7 +247,7 @@ class Graph:
         smallest ids wins, so the answer does not depend on the backend. Raises ``NoPath``.
         """
         kinds = _kinds(edge_kinds)
-        as_of = to_utc(as_of) if as_of is not None else None
+        as_of = utc(as_of) if as_of is not None else None
         with self.store.engine.connect() as conn:
             self._require(conn, [a, b])
             if a == b:
@@ -262,7 +263,7 @@ class Graph:
                         frontier.append(there)
         if b not in parent:
             how = "along" if directed else "over"
-            at = f" as of {as_of.isoformat()}" if as_of else ""
+            at = f" as of {iso(as_of)}" if as_of else ""
             raise NoPath(f"no path from {a!r} to {b!r} {how} edges {', '.join(kinds) or '(none)'}{at}")
         path = [b]
         while path[-1] != a:

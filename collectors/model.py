@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Any, NewType
 
 from crossline.emitters.naming import dataset_name
+from crossline.times import stamp
 
 NodeId = NewType("NodeId", str)
 
@@ -103,7 +104,7 @@ class Edge:
     @property
     def key(self) -> tuple[str, str, str, str]:
         """Identity of an edge: the same fact recorded twice is one edge."""
-        return (self.src, self.dst, self.kind.value, self.valid_from.isoformat() if self.valid_from else "")
+        return (self.src, self.dst, self.kind.value, stamp(self.valid_from) if self.valid_from else "")
 
 
 # -- ids ----------------------------------------------------------------------------------
@@ -141,4 +142,4 @@ def commit_id(repo_url: str, commit: str) -> NodeId:
 
 
 def approval_id(package_arn: str, decided_at: datetime) -> NodeId:
-    return NodeId(f"approval:{package_arn}@{decided_at.isoformat()}")
+    return NodeId(f"approval:{package_arn}@{stamp(decided_at)}")

@@ -36,7 +36,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from crossline.collectors.model import (
@@ -55,6 +55,7 @@ from crossline.collectors.model import (
 )
 from crossline.emitters.naming import dataset_name, parse_arn, sagemaker_arn
 from crossline.errors import InvalidEvent
+from crossline.times import iso, parse
 
 TERMINAL = frozenset({"COMPLETE", "FAIL", "ABORT"})
 # Events after which outputs have been written (OTHER: a status update of a running
@@ -80,23 +81,6 @@ class ConversionReport:
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
-
-
-def parse_time(value: Any, what: str) -> datetime:
-    """An ISO 8601 time with a zone -> aware UTC datetime, or ``InvalidEvent``."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidEvent(f"{what} must be an ISO 8601 time, got {value!r}")
-    try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError as err:
-        raise InvalidEvent(f"{what} is not an ISO 8601 time: {value!r}") from err
-    if when.tzinfo is None:
-        raise InvalidEvent(f"{what} has no time zone: {value!r}")
-    return when.astimezone(UTC)
-
-
-def iso(when: datetime) -> str:
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def records_from_event(
@@ -155,7 +139,7 @@ class _Builder:
         self.run_uuid = _run_uuid(run.get("runId"), "event.run.runId")
         self.job_ns = _text(job, "namespace", "event.job")
         self.job_name = _text(job, "name", "event.job")
-        self.event_time = parse_time(self.event.get("eventTime"), "event.eventTime")
+        self.event_time = parse(self.event.get("eventTime"), "event.eventTime")
         event_type = self.event.get("eventType")
         self.event_type = event_type.upper() if isinstance(event_type, str) else "OTHER"
         self.run_facets = self._facets(run.get("facets"), "run.facets")
@@ -342,7 +326,7 @@ class _Builder:
     def build_approval(self, facet: Mapping[str, Any]) -> None:
         package_arn = _text(facet, "modelPackageArn", APPROVAL_FACET)
         status = _text(facet, "status", APPROVAL_FACET)
-        decided = parse_time(facet.get("decisionTime"), f"{APPROVAL_FACET}.decisionTime")
+        decided = parse(facet.get("decisionTime"), f"{APPROVAL_FACET}.decisionTime")
         approver = facet.get("approverUserProfileName") or facet.get("approverIamArn")
         props = {
             "status": status,
@@ -371,7 +355,7 @@ class _Builder:
         endpoint_arn = _text(facet, "endpointArn", DEPLOYMENT_FACET)
         variant = _text(facet, "variantName", DEPLOYMENT_FACET)
         model = _text(facet, "modelName", DEPLOYMENT_FACET)
-        deployed = parse_time(facet.get("deployedTime"), f"{DEPLOYMENT_FACET}.deployedTime")
+        deployed = parse(facet.get("deployedTime"), f"{DEPLOYMENT_FACET}.deployedTime")
         endpoint = parse_arn(endpoint_arn)
         package_arn = facet.get("modelPackageArn")
         if isinstance(package_arn, str) and package_arn:

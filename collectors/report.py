@@ -16,14 +16,15 @@ from typing import Any
 from rich.tree import Tree
 
 from crossline.collectors.trace import Answer, Trace
+from crossline.times import coerce, human
 
 
 def _day(value: Any) -> str:
     """``2027-03-08T09:42:00.030Z`` -> ``2027-03-08 09:42 UTC``."""
     if not value:
         return "unknown time"
-    text = str(value).replace("T", " ")
-    return f"{text[:16]} UTC"
+    moment = coerce(value)
+    return human(moment) if moment is not None else str(value)
 
 
 def _evidence(answer: Answer) -> str:

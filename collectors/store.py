@@ -31,7 +31,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ from sqlalchemy.pool import StaticPool
 
 from crossline.collectors.model import Edge, EdgeKind, Node, NodeId, NodeKind
 from crossline.errors import ConfigError, NodeNotFound, StoreUnavailable
+from crossline import times
+from crossline.times import stamp, utc
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Rows per statement: well under SQLite's 32766 bound variables even for 4-column keys.
@@ -63,13 +65,13 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None
-        value = to_utc(value)
+        value = utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return utc(value)
 
 
 _JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -116,16 +118,11 @@ _EDGE_PK = (EDGES.c.src, EDGES.c.kind, EDGES.c.dst, EDGES.c.valid_key)
 
 
 # -- values -------------------------------------------------------------------------------
-def to_utc(value: datetime) -> datetime:
-    """Aware UTC; a naive datetime is taken to be UTC already."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return to_utc(value).isoformat()
+        return stamp(value)
     if isinstance(value, date):
-        return value.isoformat()
+        return str(value)  # ISO 8601: 2027-03-08
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (set, frozenset)):
@@ -143,7 +140,7 @@ def _plain(props: dict[str, Any]) -> dict[str, Any]:
 
 
 def _valid_key(valid_from: datetime | None) -> str:
-    return to_utc(valid_from).isoformat() if valid_from is not None else ""
+    return stamp(valid_from) if valid_from is not None else ""
 
 
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -155,7 +152,7 @@ def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
 
 
 def _ts(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    return stamp(value)
 
 
 @dataclass
@@ -195,8 +192,8 @@ def _node_row(node: Node) -> dict[str, Any]:
         "name": node.name,
         "sources": [node.source],
         "props": _plain(node.props),
-        "valid_from": to_utc(node.valid_from) if node.valid_from else None,
-        "valid_to": to_utc(node.valid_to) if node.valid_to else None,
+        "valid_from": utc(node.valid_from) if node.valid_from else None,
+        "valid_to": utc(node.valid_to) if node.valid_to else None,
     }
 
 
@@ -208,8 +205,8 @@ def _edge_row(edge: Edge) -> dict[str, Any]:
         "valid_key": _valid_key(edge.valid_from),
         "sources": [edge.source],
         "props": _plain(edge.props),
-        "valid_from": to_utc(edge.valid_from) if edge.valid_from else None,
-        "valid_to": to_utc(edge.valid_to) if edge.valid_to else None,
+        "valid_from": utc(edge.valid_from) if edge.valid_from else None,
+        "valid_to": utc(edge.valid_to) if edge.valid_to else None,
     }
 
 
@@ -428,7 +425,7 @@ class GraphStore:
             edge_rows[key] = row if old is None else _merge(old, row)
 
         result = WriteResult()
-        now = datetime.now(UTC)
+        now = times.now()
         with self._write() as conn:
             for chunk in _chunks(list(node_rows.values())):
                 self._write_nodes(conn, chunk, now, result)

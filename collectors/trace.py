@@ -29,6 +29,7 @@ from typing import Any
 from crossline.collectors.graph import Graph
 from crossline.collectors.model import EdgeKind, Node, NodeId, NodeKind, dataset_id
 from crossline.errors import NodeNotFound
+from crossline.times import coerce, iso
 
 SCHEMA = "https://crossline.dev/spec/trace/1-0-0/Trace.json"
 """The JSON form's schema; the document ships as ``collectors/schemas/Trace.json``."""
@@ -78,14 +79,6 @@ class Trace:
         return data
 
 
-def _time(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
 class _Walker:
     def __init__(self, store: Any, as_of: datetime | None) -> None:
         self.store = store
@@ -108,7 +101,7 @@ class _Walker:
 
 def trace_inference(store: Any, inference: str, endpoint: str | None = None) -> Trace:
     node = _find_inference(store, inference, endpoint)
-    at = _time(node.props.get("inferenceTime"))
+    at = coerce(node.props.get("inferenceTime"))
     walker = _Walker(store, at)
     subject = Answer(
         value={k: node.props.get(k) for k in ("inferenceId", "endpoint", "variant", "inferenceTime")},
@@ -126,9 +119,9 @@ def trace_inference(store: Any, inference: str, endpoint: str | None = None) -> 
     trace = _trace_package(walker, edge.src, subject)
     trace.model_version.evidence.insert(
         0,
-        Evidence("sagemaker", str(edge.props.get("deploymentAction", edge.src)), _iso(edge.valid_from),
+        Evidence("sagemaker", str(edge.props.get("deploymentAction", edge.src)), iso(edge.valid_from),
                  f"deployed to {variant.rsplit('/', 1)[-1]} via endpoint config {edge.props.get('endpointConfigName')}; "
-                 f"served until {_iso(edge.valid_to) or 'now'}"),
+                 f"served until {iso(edge.valid_to) or 'now'}"),
     )
     return trace
 
@@ -143,7 +136,7 @@ def trace_package(store: Any, package_arn: str, as_of: datetime | None = None) -
 
 def _partial(subject: Answer, at: datetime | None, gap: str) -> Trace:
     missing = Answer(gap=gap)
-    return Trace(subject, _iso(at), missing, Answer(gap=gap), Answer(gap=gap), Answer(gap=gap), Answer(gap=gap))
+    return Trace(subject, iso(at), missing, Answer(gap=gap), Answer(gap=gap), Answer(gap=gap), Answer(gap=gap))
 
 
 def _trace_package(walker: _Walker, package_id: NodeId, subject: Answer) -> Trace:
@@ -166,31 +159,31 @@ def _trace_package(walker: _Walker, package_id: NodeId, subject: Answer) -> Trac
         training = _training(walker, run, artifact)
         training_dataset, producer = _training_dataset(walker, run)
         features = _features(walker, producer) if producer else Answer(gap="no run is recorded as producing the training dataset")
-    return Trace(subject, _iso(walker.as_of), model_version, training_dataset, features, training, approval)
+    return Trace(subject, iso(walker.as_of), model_version, training_dataset, features, training, approval)
 
 
 def _approval(walker: _Walker, package: Node) -> Answer:
     decisions = []
     for edge in walker.graph.edges_of(package.id, direction="in", edge_kinds={EdgeKind.APPROVED}):
         node = walker.node(edge.src)
-        decided = _time(node.props.get("time") or node.props.get("decisionTime") or edge.valid_from)
+        decided = coerce(node.props.get("time") or node.props.get("decisionTime") or edge.valid_from)
         if walker.as_of is None or (decided and decided <= walker.as_of):
             decisions.append((decided, node, edge))
     approved = [d for d in decisions if d[1].props.get("status") == "Approved"]
     if not approved:
-        return Answer(gap=f"no approval of {package.id} is recorded before {_iso(walker.as_of) or 'now'}")
+        return Answer(gap=f"no approval of {package.id} is recorded before {iso(walker.as_of) or 'now'}")
     decided, node, _ = max(approved, key=lambda d: d[0])
     props = node.props
-    evidence = [Evidence(_source(node), str(props.get("action") or node.id), _iso(decided), "Approval action / DescribeModelPackage")]
+    evidence = [Evidence(_source(node), str(props.get("action") or node.id), iso(decided), "Approval action / DescribeModelPackage")]
     ol = [n for n in walker.same_as(package.id) if n.startswith("dataset:")]
     for dataset in ol:
         for edge in walker.graph.edges_of(NodeId(dataset), direction="in", edge_kinds={EdgeKind.APPROVED}):
             run = walker.node(edge.src).props.get("run")
             if run:
-                evidence.append(Evidence("openlineage", str(run), _iso(edge.valid_from), "crossline_approval facet"))
+                evidence.append(Evidence("openlineage", str(run), iso(edge.valid_from), "crossline_approval facet"))
     return Answer(
         value={"status": "Approved", "approver": props.get("approver"), "approverArn": props.get("approverArn") or props.get("approverIamArn"),
-               "approvedAt": _iso(decided), "description": props.get("description")},
+               "approvedAt": iso(decided), "description": props.get("description")},
         evidence=evidence,
     )
 
@@ -307,11 +300,3 @@ def _find_inference(store: Any, inference: str, endpoint: str | None) -> Node:
 
 def _source(node: Node) -> str:
     return "sagemaker" if "sagemaker" in node.source else node.source
-
-
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    return str(value)

@@ -46,7 +46,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -61,6 +61,7 @@ from crossline.emitters.facets import CrosslineDeploymentRunFacet, CrosslineMode
 from crossline.emitters.facets._base import PRODUCER
 from crossline.emitters.naming import dataset_name, parse_arn
 from crossline.errors import ConfigError, InvalidEvent, SourceError
+from crossline.times import coerce, stamp
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -161,15 +162,6 @@ def _uri(node: Node) -> str | None:
     return f"{ns}/{name}" if ns.startswith("s3://") else None
 
 
-def _time(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _dataset_entity(sm: _SageMaker, node: Node, uri: str) -> Entity:
     arn = sm.artifact(uri)
     create = None if arn else {
@@ -246,7 +238,7 @@ def plan_writeback(store: GraphStore, client: SageMakerClient) -> list[Planned]:
     # 3. approvals crossline knows from OpenLineage -> package artifact
     for approval in store.nodes(kind=NodeKind.APPROVAL):
         props = approval.props
-        package_arn, status, decided = props.get("modelPackageArn"), props.get("status"), _time(props.get("decisionTime"))
+        package_arn, status, decided = props.get("modelPackageArn"), props.get("status"), coerce(props.get("decisionTime"))
         if not package_arn or not status or decided is None:
             continue  # not from an OpenLineage approval event (SageMaker's own records name no decisionTime)
         package_artifact = sm.artifact(str(package_arn))
@@ -255,19 +247,19 @@ def plan_writeback(store: GraphStore, client: SageMakerClient) -> list[Planned]:
         match = None
         for action in sm.approvals(str(package_arn)):
             properties = action.get("Properties") or {}
-            at = _time(properties.get("ApprovalTime")) or action.get("CreationTime")
+            at = coerce(properties.get("ApprovalTime")) or coerce(action.get("CreationTime"))
             if at is not None and abs(at - decided) <= APPROVAL_TOLERANCE and properties.get("ModelApprovalStatus", status) == status:
                 match = action["ActionArn"]
                 break
         evidence = {"approval": approval.id, "decisionTime": props.get("decisionTime"), "status": status,
                     "approver": props.get("approverIamArn") or props.get("approverUserProfileName"),
                     "sourceEventId": props.get("sourceEventId"), "run": props.get("run")}
-        name = "crossline-approval-" + uuid.uuid5(RUN_NAMESPACE, f"{package_arn}|{status}|{decided.isoformat()}").hex[:24]
+        name = "crossline-approval-" + uuid.uuid5(RUN_NAMESPACE, f"{package_arn}|{status}|{stamp(decided)}").hex[:24]
         create = None if match else {
             "ActionName": name, "Source": {"SourceUri": str(package_arn), "SourceType": "ModelPackage"},
             "ActionType": "Approval", "Status": "Completed", "Description": str(props.get("description") or "")[:3072],
             "Properties": {k: v for k, v in {
-                **MARK, "ModelApprovalStatus": str(status), "ApprovalTime": decided.isoformat(),
+                **MARK, "ModelApprovalStatus": str(status), "ApprovalTime": stamp(decided),
                 "ApprovedBy": str(evidence["approver"] or "")[:256],
                 "ApprovalDescription": str(props.get("description") or "")[:256]}.items() if v},
         }
@@ -336,12 +328,6 @@ def _run_id(*facts: str) -> str:
     return str(uuid.uuid5(RUN_NAMESPACE, "|".join(facts)))
 
 
-def _iso(moment: datetime | str | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.isoformat() if isinstance(moment, datetime) else str(moment)
-
-
 def marquez_events(store: GraphStore, namespace: str) -> list[RunEvent]:
     events: list[RunEvent] = []
     packages = {n.id: n for n in store.nodes(kind=NodeKind.MODEL_PACKAGE)}
@@ -377,16 +363,16 @@ def marquez_events(store: GraphStore, namespace: str) -> list[RunEvent]:
             model_name = str(edge.props.get("modelName") or variant.props.get("modelName") or "")
             facet = CrosslineDeploymentRunFacet(
                 endpointName=endpoint, endpointArn=endpoint_arn, variantName=variant_name, modelName=model_name,
-                deployedTime=edge.valid_from.isoformat(), modelPackageArn=package_id,
+                deployedTime=stamp(edge.valid_from), modelPackageArn=package_id,
                 endpointConfigName=edge.props.get("endpointConfigName"),
             )
-            nominal = nominal_time_run.NominalTimeRunFacet(nominalStartTime=edge.valid_from.isoformat(),
-                                                           nominalEndTime=_iso(edge.valid_to))
+            nominal = nominal_time_run.NominalTimeRunFacet(nominalStartTime=stamp(edge.valid_from),
+                                                           nominalEndTime=stamp(edge.valid_to))
             pkg_ns, pkg_name = dataset_name(package_id)
             end_ns, end_name = dataset_name(endpoint_arn)
             events.append(RunEvent(
-                eventType=RunState.COMPLETE, eventTime=edge.valid_from.isoformat(),
-                run=Run(runId=_run_id("deploy", endpoint_arn, variant_name, package_id, edge.valid_from.isoformat()),
+                eventType=RunState.COMPLETE, eventTime=stamp(edge.valid_from),
+                run=Run(runId=_run_id("deploy", endpoint_arn, variant_name, package_id, stamp(edge.valid_from)),
                         facets={facet.KEY: facet, "nominalTime": nominal}),
                 job=Job(namespace=namespace, name=f"sagemaker.endpoint.deploy.{endpoint}"),
                 inputs=[InputDataset(namespace=pkg_ns, name=pkg_name)],

@@ -15,16 +15,22 @@ Contract:
   ``None`` for nothing or something unreadable (records are reported on elsewhere).
 - ``iso(moment)``: the canonical text form, ``2027-03-12T10:14:03Z`` (microseconds only
   when present). ``None`` stays ``None``.
+- ``stamp(moment)``: ``2027-03-12T10:14:03+00:00``, the form the graph has always stored
+  where a time is part of an identity or a record read back: node ids (``approval:...@``),
+  edge keys, dumps, SageMaker and data-capture props, approval run ids. It is ``iso``
+  with ``+00:00`` for ``Z``; it stays so that stores, ids and run ids written before keep
+  matching. New text forms use ``iso``.
+- ``human(moment)``: ``2027-03-08 09:42 UTC``, to the minute, for people (reports).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, overload
 
 from crossline.errors import ConfigError, InvalidEvent
 
-__all__ = ["UTC", "coerce", "iso", "now", "parse", "parse_user", "utc"]
+__all__ = ["UTC", "coerce", "human", "iso", "now", "parse", "parse_user", "stamp", "utc"]
 
 
 def now() -> datetime:
@@ -90,8 +96,28 @@ def coerce(value: Any) -> datetime | None:
         return None
 
 
+@overload
+def iso(moment: datetime) -> str: ...
+@overload
+def iso(moment: None) -> None: ...
 def iso(moment: datetime | None) -> str | None:
     """``2027-03-12T10:14:03Z``; None stays None."""
     if moment is None:
         return None
     return utc(moment).isoformat().replace("+00:00", "Z")
+
+
+@overload
+def stamp(moment: datetime) -> str: ...
+@overload
+def stamp(moment: None) -> None: ...
+def stamp(moment: datetime | None) -> str | None:
+    """``2027-03-12T10:14:03+00:00`` (see the module docstring); None stays None."""
+    if moment is None:
+        return None
+    return utc(moment).isoformat()
+
+
+def human(moment: datetime) -> str:
+    """``2027-03-08 09:42 UTC``."""
+    return utc(moment).strftime("%Y-%m-%d %H:%M UTC")

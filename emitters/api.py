@@ -36,7 +36,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
@@ -47,6 +47,7 @@ from openlineage.client.uuid import generate_new_uuid, generate_static_uuid
 
 from crossline.emitters.naming import dataset_name
 from crossline.errors import CrosslineError
+from crossline.times import now, stamp
 
 if TYPE_CHECKING:
     from openlineage.client import OpenLineageClient
@@ -82,6 +83,7 @@ def run_id_from(*keys: object, instant: datetime | None = None) -> str:
     """A run id that is the same whenever the keys (and ``instant``) are."""
     if not keys:
         raise ValueError("run_id_from needs at least one key")
+    # A datetime key is spelled as given (naive stays naive): ids made before must not change.
     data = json.dumps([k.isoformat() if isinstance(k, datetime) else str(k) for k in keys])
     if instant is not None:
         return str(generate_static_uuid(instant, data.encode("utf-8")))
@@ -132,7 +134,7 @@ class LineageRun:
     def event(self, state: RunState, extra_run_facets: Mapping[str, RunFacet] | None = None) -> RunEvent:
         return RunEvent(
             eventType=state,
-            eventTime=datetime.now(timezone.utc).isoformat(),
+            eventTime=stamp(now()),
             run=Run(runId=self.run_id, facets={**self.run_facets, **(extra_run_facets or {})}),
             job=Job(namespace=self.namespace, name=self.job_name, facets=dict(self.job_facets)),
             inputs=list(self.inputs),

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -39,6 +39,7 @@ from crossline.emitters import sagemaker
 from crossline.emitters.facets import CrosslineApprovalRunFacet
 from crossline.emitters.facets._base import PRODUCER
 from crossline.errors import InvalidEvent, SourceError
+from crossline.times import stamp
 
 if TYPE_CHECKING:
     from openlineage.client import OpenLineageClient
@@ -52,9 +53,8 @@ def approval_run_id(namespace: str, package_arn: str, status: str, decided_at: s
 
 
 def _iso(value: Any) -> str:
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
-    return str(value)
+    """The decision time as approval run ids have always spelled it (``times.stamp``)."""
+    return stamp(value) if isinstance(value, datetime) else str(value)
 
 
 def approval_event(event: Mapping[str, Any], package: Mapping[str, Any], namespace: str) -> RunEvent:

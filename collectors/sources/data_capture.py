@@ -32,7 +32,6 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -44,6 +43,7 @@ from crossline.collectors.model import Edge, EdgeKind, Node, NodeKind, inference
 from crossline.collectors.sources import Batch, Source
 from crossline.emitters.naming import s3_location, sagemaker_arn
 from crossline.errors import ConfigError, InvalidEvent, SourceError
+from crossline.times import coerce, stamp
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -266,7 +266,7 @@ class DataCaptureSource(Source):
         meta = record.get("eventMetadata") if isinstance(record, dict) else None
         if not isinstance(meta, dict):
             raise ValueError("no eventMetadata object")
-        at = _parse_time(meta.get("inferenceTime"))
+        at = coerce(meta.get("inferenceTime")) if isinstance(meta.get("inferenceTime"), str) else None
         if at is None:
             raise ValueError(f"eventMetadata.inferenceTime is not a time: {meta.get('inferenceTime')!r}")
         key = meta.get("inferenceId") or meta.get("eventId")
@@ -279,7 +279,7 @@ class DataCaptureSource(Source):
                 "inferenceId": meta.get("inferenceId"),
                 "eventId": meta.get("eventId"),
                 "keyedBy": "inferenceId" if meta.get("inferenceId") else "eventId",
-                "inferenceTime": at.isoformat(),
+                "inferenceTime": stamp(at),
                 "endpoint": folder.endpoint,
                 "endpointArn": endpoint_arn,
                 "variant": folder.variant,
@@ -348,16 +348,6 @@ def parse_watermark(since: str | None) -> dict[str, str]:
 
 def dump_watermark(marks: dict[str, str]) -> str | None:
     return json.dumps(marks, sort_keys=True, separators=(",", ":")) if marks else None
-
-
-def _parse_time(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 def _error(err: ClientError) -> str:

@@ -37,9 +37,10 @@ from marquez_client import MarquezClient
 from marquez_client.errors import MarquezError
 
 from crossline.collectors.model import Node, NodeKind, dataset_id, job_id
-from crossline.collectors.openlineage import ConversionReport, iso, parse_time, records_from_event
+from crossline.collectors.openlineage import ConversionReport, records_from_event
 from crossline.collectors.sources import Batch, Source
 from crossline.errors import ConfigError, InvalidEvent, SourceError
+from crossline.times import iso, parse
 
 SOURCE = "marquez"
 EPOCH = "1970-01-01T00:00:00Z"
@@ -75,7 +76,7 @@ def _namespaces(value: Any) -> tuple[str, ...] | None:
 
 def _start(value: Any) -> str:
     try:
-        return iso(parse_time(value, "marquez: 'start'/'end'"))
+        return iso(parse(value, "marquez: 'start'/'end'"))
     except InvalidEvent as err:
         raise ConfigError(str(err)) from err
 
@@ -112,7 +113,7 @@ def parse_watermark(watermark: str) -> tuple[datetime, int]:
     try:
         if not sep or not count.isdigit():
             raise InvalidEvent("no '|{n}'")
-        return parse_time(when, "watermark"), int(count)
+        return parse(when, "watermark"), int(count)
     except InvalidEvent as err:
         raise SourceError(f"marquez: watermark {watermark!r} is not '{{eventTime}}|{{n}}': {err}") from err
 
@@ -166,7 +167,7 @@ class MarquezSource(Source):
     # -- reading ---------------------------------------------------------------------
     def _anchor(self, since: str | None) -> tuple[datetime, int]:
         if since is None:
-            return parse_time(self.config.start, "start"), 0
+            return parse(self.config.start, "start"), 0
         when, count = parse_watermark(since)
         if self.config.lookback:
             return when - timedelta(seconds=self.config.lookback), 0
@@ -210,7 +211,7 @@ class MarquezSource(Source):
     @staticmethod
     def _event_time(event: Any, batch: Batch) -> datetime | None:
         try:
-            return parse_time(event.get("eventTime") if isinstance(event, Mapping) else None, "eventTime")
+            return parse(event.get("eventTime") if isinstance(event, Mapping) else None, "eventTime")
         except InvalidEvent as err:
             batch.warnings.append(f"marquez event without a readable eventTime: {err}")
             return None

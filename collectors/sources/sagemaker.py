@@ -48,7 +48,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -68,6 +68,7 @@ from crossline.collectors.model import (
 from crossline.collectors.sources import Batch, Source
 from crossline.emitters.naming import parse_arn
 from crossline.errors import ConfigError, InvalidEvent, SourceError
+from crossline.times import coerce, stamp
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -139,7 +140,7 @@ class _Run:
 
     def changed(self, *times: Any) -> bool:
         """Seen, and changed strictly after the watermark."""
-        stamps = [utc(t) for t in times if t is not None]
+        stamps = [m for m in (coerce(t) for t in times) if m is not None]
         if not stamps:
             return self.since is None
         latest = max(stamps)
@@ -234,7 +235,7 @@ class SageMakerSource(Source):
         last = run.batch
         last.watermark = since
         if run.complete and run.newest is not None and (run.since is None or run.newest > run.since):
-            last.watermark = run.newest.isoformat()
+            last.watermark = stamp(run.newest)
         yield last
 
     def _pages(self, run: _Run, operation: str, key: str, **params: Any) -> Iterator[list[dict[str, Any]]]:
@@ -605,7 +606,7 @@ class SageMakerSource(Source):
             if action is None:
                 continue
             properties = action.get("Properties") or {}
-            at = _parse_time(properties.get("ApprovalTime")) or utc(action.get("CreationTime"))
+            at = coerce(properties.get("ApprovalTime")) or coerce(action.get("CreationTime"))
             if at is None:
                 run.warn(f"approval action {action_arn} has no time: not recorded")
                 continue
@@ -618,7 +619,7 @@ class SageMakerSource(Source):
             decisions.append({
                 "status": status, "approver": _person(who), "approverArn": who,
                 "description": properties.get("ApprovalDescription") or action.get("Description"),
-                "time": at.isoformat(), "at": at, "action": action_arn, "api": api,
+                "time": stamp(at), "at": at, "action": action_arn, "api": api,
             })
         if not decisions and package.get("ModelApprovalStatus"):
             run.warn(f"model package {package_arn} is {package['ModelApprovalStatus']} but no Approval action records it")
@@ -741,13 +742,13 @@ class SageMakerSource(Source):
             if action is None:
                 continue
             config = (action.get("Properties") or {}).get("EndpointConfigName")
-            at = utc(action.get("CreationTime"))
+            at = coerce(action.get("CreationTime"))
             if not config or at is None:
                 run.warn(f"deployment action {action_arn} names no EndpointConfigName or time: not used")
                 continue
             deployments.append({"at": at, "action": action_arn, "config": config, "api": api})
         if not deployments:
-            at = utc(endpoint.get("LastModifiedTime") or endpoint.get("CreationTime"))
+            at = coerce(endpoint.get("LastModifiedTime") or endpoint.get("CreationTime"))
             run.warn(f"endpoint {endpoint_arn} has no ModelDeployment history: its current config "
                      f"{endpoint.get('EndpointConfigName')} is taken as serving since its last modification")
             if at is not None and endpoint.get("EndpointConfigName"):
@@ -792,35 +793,15 @@ class SageMakerSource(Source):
 def parse_watermark(since: str | None) -> datetime | None:
     if since is None:
         return None
-    try:
-        return utc(datetime.fromisoformat(since))
-    except (TypeError, ValueError) as err:
-        raise SourceError(f"sagemaker watermark is not an ISO time: {since!r}") from err
-
-
-def utc(moment: Any) -> datetime | None:
-    """An aware UTC datetime (boto3 gives local-zone ones); naive means UTC."""
+    moment = coerce(since) if isinstance(since, str) else None
     if moment is None:
-        return None
-    if not isinstance(moment, datetime):
-        return _parse_time(moment)
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
-
-
-def _parse_time(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
-        return None
+        raise SourceError(f"sagemaker watermark is not an ISO time: {since!r}")
+    return moment
 
 
 def _iso(moment: Any) -> str | None:
-    stamp = utc(moment)
-    return stamp.isoformat() if stamp else None
+    """A time from boto3 (local zone) or a record, as the graph stores it."""
+    return stamp(coerce(moment))
 
 
 def _identity(who: dict[str, Any] | None) -> str | None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import attr
 
 from crossline.emitters.naming import dataset_name, parse_arn
+from crossline import times
 from crossline.errors import InvalidEvent
 
 try:
@@ -173,17 +174,21 @@ def utc_time(value: Any, instance: Any, field: attr.Attribute[Any]) -> Any:
     """
     if value is None:
         return None
-    when = value
-    if isinstance(when, str):
+    if isinstance(value, str):
         try:
-            when = datetime.fromisoformat(when)
-        except ValueError as err:
+            return times.iso(times.parse(value, field.name))
+        except InvalidEvent as err:
+            if times.coerce(value) is not None:  # readable, but without a zone
+                raise _refuse(instance, field, f"must carry a time zone, got naive {value!r}") from err
             raise _refuse(instance, field, f"is not an ISO 8601 time: {value!r}") from err
-    if not isinstance(when, datetime):
+    if not isinstance(value, datetime):
         raise _refuse(instance, field, f"must be a datetime or ISO 8601 string, got {value!r}")
-    if when.tzinfo is None or when.utcoffset() is None:
+    if value.tzinfo is None or value.utcoffset() is None:
         raise _refuse(instance, field, f"must carry a time zone, got naive {value!r}")
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    try:
+        return times.iso(value)
+    except InvalidEvent as err:
+        raise _refuse(instance, field, str(err)) from err
 
 
 UTC_TIME = attr.Converter(utc_time, takes_self=True, takes_field=True)

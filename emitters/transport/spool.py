@@ -35,13 +35,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import attr
 
 from crossline.errors import ConfigError, SpoolFull
+from crossline.times import UTC, now, stamp
 
 SUFFIX = ".json"
 RESPONSE_SUFFIX = ".response.json"
@@ -98,7 +99,7 @@ def spooled_at(name: str) -> str | None:
     head = name.split("-", 1)[0]
     if not head.isdigit():
         return None
-    return datetime.fromtimestamp(int(head) / 1e9, tz=timezone.utc).isoformat()
+    return stamp(datetime.fromtimestamp(int(head) / 1e9, tz=UTC))
 
 
 class Spool:
@@ -202,7 +203,7 @@ class Spool:
         answer_doc = {
             "status": status,
             "answer": answer,
-            "rejected_at": datetime.now(timezone.utc).isoformat(),
+            "rejected_at": stamp(now()),
         }
         self._write_atomic(self.rejected_dir / (name[: -len(SUFFIX)] + RESPONSE_SUFFIX),
                            json.dumps(answer_doc, indent=2).encode("utf-8"))

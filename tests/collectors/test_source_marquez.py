@@ -24,11 +24,12 @@ from openlineage.client.transport.http import HttpConfig, HttpTransport
 
 from crossline_bed.marquez import MarquezState
 from crossline.collectors.model import EdgeKind, NodeKind, dataset_id, dataset_version_id, job_id, run_id
-from crossline.collectors.openlineage import iso, records_from_event
+from crossline.collectors.openlineage import records_from_event
 from crossline.collectors.sources import Batch, source_from_config
 from crossline.collectors.sources.marquez import MarquezSource, parse_watermark
 from crossline.emitters.facets import CrosslineHyperparametersRunFacet, content_version
 from crossline.errors import ConfigError, SourceError
+from crossline.times import iso
 
 PRODUCER = "https://github.com/crossline/crossline/tree/0.1.0/tests"
 
