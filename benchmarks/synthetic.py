@@ -57,6 +57,8 @@ from crossline.collectors.model import (
     variant_id,
 )
 from crossline.emitters.approval import approval_run_id
+from crossline.emitters.facets._base import FOLDER as FACET_SCHEMAS
+from crossline.emitters.producer import PRODUCER, schema_url
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -64,7 +66,7 @@ SM = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}"
 GLUE_NS = f"arn:aws:glue:{REGION}:{ACCOUNT}"
 NAMESPACE = "crossline"
 AIRFLOW_PRODUCER = "https://github.com/apache/airflow/tree/providers-openlineage/2.20.0"
-EMITTER_PRODUCER = "https://github.com/crossline/crossline/tree/0.1.0/emitters"
+EMITTER_PRODUCER = PRODUCER
 OL_PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.54.0/client/python"
 SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 APPROVER = "risk-ops@company.com"
@@ -76,7 +78,7 @@ FIRST_VERSION = 22  # ... whose package version is then 73
 
 def _crossline(name: str) -> dict[str, str]:
     return {"_producer": EMITTER_PRODUCER,
-            "_schemaURL": f"https://crossline.dev/spec/facets/1-0-0/{name}.json#/$defs/{name}"}
+            "_schemaURL": schema_url(FACET_SCHEMAS, "1-0-0", name)}
 
 
 def _ol(name: str, version: str) -> dict[str, str]:

@@ -41,15 +41,17 @@ from rich.text import Text
 
 from crossline.collectors.graph import Graph
 from crossline.collectors.model import EdgeKind, Node, NodeId, NodeKind, dataset_id
+from crossline.collectors.openlineage import facet_prop
 from crossline.collectors.store import GraphStore
+from crossline.emitters.facets import CrosslineHyperparametersRunFacet, CrosslineMetricsRunFacet
 from crossline.errors import InvalidEvent, NodeNotFound
 
 SECTIONS = ("params", "metrics", "data", "code")
 # How far up from a package a training run may be: package <- SameAs dataset <- register
 # run <- model artifact version <- training run is 4; leave room for SageMaker's side.
 MAX_PACKAGE_DEPTH = 10
-HYPERPARAMETERS_FACET = "facets.crossline_hyperparameters"
-METRICS_FACET = "facets.crossline_metrics"
+HYPERPARAMETERS_FACET = facet_prop(CrosslineHyperparametersRunFacet.KEY)
+METRICS_FACET = facet_prop(CrosslineMetricsRunFacet.KEY)
 
 
 @dataclass(frozen=True)

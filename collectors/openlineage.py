@@ -53,6 +53,13 @@ from crossline.collectors.model import (
     run_id,
     variant_id,
 )
+from crossline.emitters.facets import (
+    CrosslineApprovalRunFacet,
+    CrosslineDeploymentRunFacet,
+    CrosslineFeatureSnapshotDatasetFacet,
+    CrosslineModelPackageDatasetFacet,
+    CrosslineSagemakerJobRunFacet,
+)
 from crossline.emitters.naming import dataset_name, parse_arn, sagemaker_arn
 from crossline.errors import InvalidEvent
 from crossline.times import iso, parse
@@ -62,11 +69,24 @@ TERMINAL = frozenset({"COMPLETE", "FAIL", "ABORT"})
 # job in the spec, but producers use it for one-shot events that carry real outputs).
 WRITES = TERMINAL | {"OTHER"}
 
-SNAPSHOT_FACET = "crossline_featureSnapshot"
-SAGEMAKER_JOB_FACET = "crossline_sagemakerJob"
-APPROVAL_FACET = "crossline_approval"
-DEPLOYMENT_FACET = "crossline_deployment"
-MODEL_PACKAGE_FACET = "crossline_modelPackage"
+SNAPSHOT_FACET = CrosslineFeatureSnapshotDatasetFacet.KEY
+SAGEMAKER_JOB_FACET = CrosslineSagemakerJobRunFacet.KEY
+APPROVAL_FACET = CrosslineApprovalRunFacet.KEY
+DEPLOYMENT_FACET = CrosslineDeploymentRunFacet.KEY
+MODEL_PACKAGE_FACET = CrosslineModelPackageDatasetFacet.KEY
+FACET_PROP = "facets."
+"""Each facet of a run, job or dataset is kept whole in its node's props under ``facets.<key>``."""
+
+
+def facet_prop(key: str) -> str:
+    """The prop a facet is kept under: ``facet_prop(CrosslineMetricsRunFacet.KEY)``."""
+    return f"{FACET_PROP}{key}"
+
+
+def facet(node: Node, key: str) -> dict[str, Any] | None:
+    """A facet as the converter stored it on ``node``, or None if it has none (or not an object)."""
+    value = node.props.get(facet_prop(key))
+    return value if isinstance(value, dict) else None
 
 
 @dataclass
@@ -215,7 +235,7 @@ class _Builder:
 
     def build_job(self) -> None:
         props: dict[str, Any] = {"namespace": self.job_ns, "name": self.job_name}
-        props.update({f"facets.{k}": v for k, v in self.job_facets.items()})
+        props.update({facet_prop(k): v for k, v in self.job_facets.items()})
         self.node(self.job, NodeKind.JOB, self.job_name, props)
 
     def build_run(self) -> None:
@@ -233,7 +253,7 @@ class _Builder:
             props["nominalStartTime"] = nominal["nominalStartTime"]
             if isinstance(nominal.get("nominalEndTime"), str):
                 props["nominalEndTime"] = nominal["nominalEndTime"]
-        props.update({f"facets.{k}": v for k, v in self.run_facets.items()})
+        props.update({facet_prop(k): v for k, v in self.run_facets.items()})
         job = self.run_facets.get(SAGEMAKER_JOB_FACET)
         if job is not None:
             try:
@@ -275,7 +295,7 @@ class _Builder:
         target = ds
         version_facet = facets.get("version")
         version = version_facet.get("datasetVersion") if isinstance(version_facet, Mapping) else None
-        props: dict[str, Any] = {f"facets.{k}": v for k, v in facets.items()}
+        props: dict[str, Any] = {facet_prop(k): v for k, v in facets.items()}
         symlinks = self.aliases(facets.get("symlinks"))
         if symlinks:
             props["aliases"] = symlinks
@@ -291,7 +311,7 @@ class _Builder:
             self.node(ds, NodeKind.DATASET, name, props)
         io_key = "inputFacets" if role == "inputs" else "outputFacets"
         io_facets = self._facets(dataset.get(io_key), f"{role}.{io_key}")
-        edge_props = {f"facets.{k}": v for k, v in io_facets.items()}
+        edge_props = {facet_prop(k): v for k, v in io_facets.items()}
         if role == "inputs":
             self.edge(target, self.run, EdgeKind.CONSUMED, edge_props)
         elif self.event_type in WRITES:

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crossline.collectors.model import Edge, EdgeKind, Node, NodeId, NodeKind, dataset_id
+from crossline.collectors.openlineage import facet
+from crossline.emitters.facets import CrosslineSagemakerJobRunFacet
 from crossline.errors import InvalidEvent
 
 SOURCE = "reconcile"
@@ -70,12 +72,6 @@ def _name(uri: str, report: ReconcileReport) -> NodeId | None:
         return None
 
 
-def _facet(node: Node, key: str) -> dict[str, Any] | None:
-    """An OpenLineage facet as the converter stores it: flat, under ``facets.<key>``."""
-    value = node.props.get(f"facets.{key}")
-    return value if isinstance(value, dict) else None
-
-
 def rules(nodes: Callable[[NodeKind], Iterable[Node]], report: ReconcileReport) -> Iterator[Edge]:
     """Apply the rules; ``nodes(kind)`` streams the store's nodes of one kind."""
     datasets = {n.id for n in nodes(NodeKind.DATASET)}
@@ -104,7 +100,7 @@ def rules(nodes: Callable[[NodeKind], Iterable[Node]], report: ReconcileReport) 
     # 3. runs by their SageMaker job ARN
     jobs = {n.id.lower(): n.id for k in (NodeKind.TRAINING_JOB, NodeKind.PROCESSING_JOB) for n in nodes(k)}
     for run in nodes(NodeKind.RUN):
-        arn = run.props.get("sagemakerArn") or (_facet(run, "crossline_sagemakerJob") or {}).get("arn")
+        arn = run.props.get("sagemakerArn") or (facet(run, CrosslineSagemakerJobRunFacet.KEY) or {}).get("arn")
         if not arn:
             continue
         job = jobs.get(str(arn).lower())

@@ -2,7 +2,7 @@
 
 Contract: each renderer takes a ``Trace`` and shows the same five answers, in the order
 of SCENARIO.md, each line with its evidence; gaps are printed as gaps. ``to_json`` is
-the machine form, documented by the JSON Schema ``collectors/schemas/Trace.json``
+the machine form, documented by the JSON Schema ``collectors/schemas/1-0-0/Trace.json``
 (its ``$id`` is the ``schema`` field).
 ``to_pdf`` writes a compliance-file PDF with reportlab.
 """

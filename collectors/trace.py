@@ -28,18 +28,32 @@ from typing import Any
 
 from crossline.collectors.graph import Graph
 from crossline.collectors.model import EdgeKind, Node, NodeId, NodeKind, dataset_id
+from crossline.collectors.openlineage import facet_prop
+from crossline.emitters.facets import (
+    CrosslineApprovalRunFacet,
+    CrosslineFeatureSnapshotDatasetFacet,
+    CrosslineHyperparametersRunFacet,
+    CrosslineMetricsRunFacet,
+    CrosslineSagemakerJobRunFacet,
+)
+from crossline.emitters.producer import schema_id, shipped
 from crossline.errors import NodeNotFound
 from crossline.times import coerce, iso
 
-SCHEMA = "https://crossline.dev/spec/trace/1-0-0/Trace.json"
-"""The JSON form's schema; the document ships as ``collectors/schemas/Trace.json``."""
+APPROVAL = CrosslineApprovalRunFacet.KEY
+HYPERPARAMETERS = CrosslineHyperparametersRunFacet.KEY
+METRICS = CrosslineMetricsRunFacet.KEY
+SAGEMAKER_JOB = CrosslineSagemakerJobRunFacet.KEY
+SNAPSHOT = CrosslineFeatureSnapshotDatasetFacet.KEY
+
+SCHEMA = schema_id("collectors/schemas", "1-0-0", "Trace")
+"""The JSON form's schema: ``collectors/schemas/1-0-0/Trace.json`` in the repository and the wheel."""
 
 
 def trace_schema() -> dict[str, Any]:
     import json
-    from importlib.resources import files
 
-    return json.loads(files("crossline.collectors").joinpath("schemas/Trace.json").read_text())
+    return json.loads(shipped(SCHEMA).read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -180,7 +194,7 @@ def _approval(walker: _Walker, package: Node) -> Answer:
         for edge in walker.graph.edges_of(NodeId(dataset), direction="in", edge_kinds={EdgeKind.APPROVED}):
             run = walker.node(edge.src).props.get("run")
             if run:
-                evidence.append(Evidence("openlineage", str(run), iso(edge.valid_from), "crossline_approval facet"))
+                evidence.append(Evidence("openlineage", str(run), iso(edge.valid_from), f"{APPROVAL} facet"))
     return Answer(
         value={"status": "Approved", "approver": props.get("approver"), "approverArn": props.get("approverArn") or props.get("approverIamArn"),
                "approvedAt": iso(decided), "description": props.get("description")},
@@ -204,9 +218,9 @@ def _training_run(walker: _Walker, package: Node) -> tuple[NodeId | None, NodeId
 
 def _training(walker: _Walker, run_id: NodeId, artifact: NodeId | None) -> Answer:
     run = walker.node(run_id).props
-    job = run.get("facets.crossline_sagemakerJob") or {}
-    hyper = (run.get("facets.crossline_hyperparameters") or {}).get("hyperparameters") or {}
-    metrics = [m for m in (run.get("facets.crossline_metrics") or {}).get("metrics", [])]
+    job = run.get(facet_prop(SAGEMAKER_JOB)) or {}
+    hyper = (run.get(facet_prop(HYPERPARAMETERS)) or {}).get("hyperparameters") or {}
+    metrics = [m for m in (run.get(facet_prop(METRICS)) or {}).get("metrics", [])]
     evidence = [Evidence("openlineage", run_id, run.get("endedAt"), "COMPLETE event of the training task")]
     ended = None
     for other in walker.same_as(run_id):
@@ -217,10 +231,10 @@ def _training(walker: _Walker, run_id: NodeId, artifact: NodeId | None) -> Answe
     if artifact:
         for edge in walker.graph.edges_of(artifact, direction="out", edge_kinds={EdgeKind.CONSUMED}):
             consumer = walker.node(edge.dst).props
-            found = [m for m in (consumer.get("facets.crossline_metrics") or {}).get("metrics", []) if m.get("kind") == "evaluation"]
+            found = [m for m in (consumer.get(facet_prop(METRICS)) or {}).get("metrics", []) if m.get("kind") == "evaluation"]
             if found:
                 metrics += found
-                evidence.append(Evidence("openlineage", edge.dst, consumer.get("endedAt"), "evaluation run's crossline_metrics"))
+                evidence.append(Evidence("openlineage", edge.dst, consumer.get("endedAt"), f"evaluation run's {METRICS}"))
     code = [walker.node(e.src).props | {"id": e.src} for e in walker.graph.edges_of(run_id, direction="in", edge_kinds={EdgeKind.CODE})]
     answer = Answer(
         value={
@@ -264,7 +278,7 @@ def _features(walker: _Walker, producer: NodeId) -> Answer:
         if node.kind is not NodeKind.DATASET_VERSION:
             continue
         dataset, _, content = node.id.partition("#")
-        snapshot = node.props.get("facets.crossline_featureSnapshot")
+        snapshot = node.props.get(facet_prop(SNAPSHOT))
         if snapshot:
             snapshots.append({"featureGroup": snapshot.get("featureGroupName"), "version": snapshot.get("version"),
                               "dataset": dataset.removeprefix("dataset:"), "contentVersion": content})

@@ -58,8 +58,8 @@ from crossline.collectors.graph import Graph
 from crossline.collectors.model import EdgeKind, Node, NodeId, NodeKind, dataset_id
 from crossline.collectors.store import GraphStore
 from crossline.emitters.facets import CrosslineDeploymentRunFacet, CrosslineModelPackageDatasetFacet
-from crossline.emitters.facets._base import PRODUCER
 from crossline.emitters.naming import dataset_name, parse_arn
+from crossline.emitters.producer import PRODUCER
 from crossline.errors import ConfigError, InvalidEvent, SourceError
 from crossline.times import coerce, stamp
 

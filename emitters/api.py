@@ -37,7 +37,6 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 import attr
@@ -46,6 +45,7 @@ from openlineage.client.facet_v2 import error_message_run
 from openlineage.client.uuid import generate_new_uuid, generate_static_uuid
 
 from crossline.emitters.naming import dataset_name
+from crossline.emitters.producer import PRODUCER
 from crossline.errors import CrosslineError
 from crossline.times import now, stamp
 
@@ -55,11 +55,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-try:
-    _VERSION = version("crossline")
-except PackageNotFoundError:  # a checkout that was never installed
-    _VERSION = "0.0.0"
-PRODUCER = f"https://github.com/crossline/crossline/tree/{_VERSION}/emitters"
 
 RUN_ID_NAMESPACE = uuid.UUID("6f0c2a8e-3b1d-5c47-9a5e-2d4f8b1c7e90")
 """The uuid5 namespace of ``run_id_from``; fixed forever, or ids change."""

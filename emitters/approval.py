@@ -37,7 +37,7 @@ from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
 
 from crossline.emitters import sagemaker
 from crossline.emitters.facets import CrosslineApprovalRunFacet
-from crossline.emitters.facets._base import PRODUCER
+from crossline.emitters.producer import PRODUCER
 from crossline.errors import InvalidEvent, SourceError
 from crossline.times import stamp
 
@@ -117,4 +117,4 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, str]:
         client=OpenLineageClient(),
         namespace=os.environ.get("CROSSLINE_NAMESPACE", "crossline"),
     )
-    return {"runId": run_event.run.runId, "status": run_event.run.facets["crossline_approval"].status}
+    return {"runId": run_event.run.runId, "status": run_event.run.facets[CrosslineApprovalRunFacet.KEY].status}

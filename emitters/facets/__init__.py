@@ -9,11 +9,13 @@ shipped in ``schemas/``. ``FACETS`` maps key -> class; ``facet_schema(cls)`` loa
 schema. Where OpenLineage has a standard facet (``version``, ``sourceCodeLocation``,
 ``ownership``, ``documentation``, ``symlinks``) we use it: see ``standard``.
 
-Schema URLs follow OpenLineage's own form, with our host:
-``https://crossline.dev/spec/facets/{major-minor-patch}/{ClassName}.json#/$defs/{ClassName}``.
-A URL is immutable: changing a schema means a new version in both ``_get_schema()`` and
-the file's ``$id`` (tests pin each shipped schema's content to its ``$id``). The package
-ships the current document of each facet as ``schemas/{ClassName}.json``.
+Schema URLs follow OpenLineage's form and name the file in this repository's tree (see
+``crossline.emitters.producer`` for why ``main`` and raw):
+``https://raw.githubusercontent.com/crossline/crossline/main/emitters/facets/schemas/{1-0-0}/{ClassName}.json#/$defs/{ClassName}``.
+The folder is the schema version and ships in the wheel as it is in the repository. A URL
+is immutable: changing a schema means a new version folder, named in both
+``_get_schema()`` and the file's ``$id``; published folders are never edited or
+removed (tests pin each document's content to its ``$id``).
 
 Alignment with OpenLineage proposal #4035 ("ML support for OpenLineage", open): the
 proposal models ML as new, optional facets on the existing Job, Run and Dataset objects,
@@ -31,10 +33,8 @@ emitting its facets alongside ours is a new module each, not a change to these.
 from __future__ import annotations
 
 import json
-from importlib.resources import files
 from typing import Any
 
-from crossline.emitters.facets._base import PRODUCER
 from crossline.emitters.facets.approval_run import CrosslineApprovalRunFacet
 from crossline.emitters.facets.deployment_run import CrosslineDeploymentRunFacet
 from crossline.emitters.facets.feature_snapshot_dataset import CrosslineFeatureSnapshotDatasetFacet
@@ -49,6 +49,7 @@ from crossline.emitters.facets.standard import (
     ownership,
     symlinks_to,
 )
+from crossline.emitters.producer import PRODUCER, shipped
 from crossline.errors import InvalidEvent
 
 FACETS: dict[str, type] = {
@@ -71,8 +72,7 @@ def facet_schema(cls: type) -> dict[str, Any]:
     without the fragment."""
     if cls not in FACETS.values():
         raise InvalidEvent(f"not a crossline facet: {cls!r}")
-    resource = files(__name__).joinpath("schemas", f"{cls.__name__}.json")
-    return json.loads(resource.read_text(encoding="utf-8"))
+    return json.loads(shipped(cls._get_schema()).read_text(encoding="utf-8"))
 
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""What every crossline facet shares: producer, schema URL scheme, and build-time validators.
+"""What every crossline facet shares: producer, schema URLs, and build-time validators.
 
 Contract: a crossline facet refuses a malformed value when it is constructed (or a
 field is set), raising ``InvalidEvent`` that names the facet class and the field, so a
@@ -11,29 +11,23 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import attr
 
-from crossline.emitters.naming import dataset_name, parse_arn
 from crossline import times
+from crossline.emitters import producer
+from crossline.emitters.naming import dataset_name, parse_arn
+from crossline.emitters.producer import PRODUCER
 from crossline.errors import InvalidEvent
 
-try:
-    _VERSION = version("crossline")
-except PackageNotFoundError:  # running from a checkout that was never installed
-    _VERSION = "0.0.0"
-
-PRODUCER = f"https://github.com/crossline/crossline/tree/{_VERSION}/emitters"
-"""The ``_producer`` of crossline facets unless the caller passes ``producer=``."""
-
-SCHEMA_BASE = "https://crossline.dev/spec/facets"
+FOLDER = "emitters/facets/schemas"
+"""Where the facets' schemas live in the repository (and, below ``crossline.emitters``, in the wheel)."""
 
 
 def schema_url(name: str, schema_version: str) -> str:
-    """OpenLineage's form: ``{SCHEMA_BASE}/{1-0-0}/{Name}.json#/$defs/{Name}``."""
-    return f"{SCHEMA_BASE}/{schema_version}/{name}.json#/$defs/{name}"
+    """``{RAW}/emitters/facets/schemas/{1-0-0}/{Name}.json#/$defs/{Name}`` (see ``crossline.emitters.producer``)."""
+    return producer.schema_url(FOLDER, schema_version, name)
 
 
 class CrosslineFacet:

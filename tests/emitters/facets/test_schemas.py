@@ -6,6 +6,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -127,22 +128,26 @@ def test_facets_in_a_run_event_validate_under_their_keys(
 
 
 def test_schema_content_is_pinned_to_its_versioned_url() -> None:
-    """A schema URL is immutable: changing a shipped schema needs a new version in its $id.
+    """A schema URL is immutable: a shipped document never changes and is never removed.
 
     ``golden/schema_hashes.json`` maps each $id to the sha256 of its document. If this
-    fails, bump the version (``_get_schema()`` and ``$id``) and record the new hash;
-    never change the hash of an existing $id.
+    fails, add a version folder (``_get_schema()`` and ``$id``) and record its hash;
+    never change the hash of an existing $id, never delete a published folder.
     """
     pinned = json.loads((GOLDEN / "schema_hashes.json").read_text())
     shipped = {}
+    for version in files("crossline.emitters.facets").joinpath("schemas").iterdir():
+        for document in version.iterdir():
+            schema = json.loads(document.read_text(encoding="utf-8"))
+            canonical = json.dumps(schema, sort_keys=True, separators=(",", ":")).encode()
+            shipped[schema["$id"]] = hashlib.sha256(canonical).hexdigest()
     for cls in FACETS.values():
-        schema = facet_schema(cls)
-        canonical = json.dumps(schema, sort_keys=True, separators=(",", ":")).encode()
-        shipped[schema["$id"]] = hashlib.sha256(canonical).hexdigest()
+        assert facet_schema(cls)["$id"] in shipped
     for schema_id, digest in shipped.items():
         if schema_id in pinned:
             assert pinned[schema_id] == digest, f"{schema_id} changed without a version bump"
     assert set(shipped) <= set(pinned), f"record the hash of new schemas: {set(shipped) - set(pinned)}"
+    assert set(pinned) <= set(shipped), f"published schemas no longer shipped: {set(pinned) - set(shipped)}"
 
 
 def test_facet_schema_refuses_a_class_that_is_not_a_crossline_facet() -> None:
