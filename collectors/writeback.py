@@ -54,6 +54,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import nominal_time_run
 
+from crossline.collectors import aws
 from crossline.collectors.graph import Graph
 from crossline.collectors.model import EdgeKind, Node, NodeId, NodeKind, dataset_id
 from crossline.collectors.store import GraphStore
@@ -122,8 +123,10 @@ class _SageMaker:
         try:
             for page in self.client.get_paginator(operation).paginate(**params):  # type: ignore[call-overload]
                 yield from page.get(key, [])
-        except (ClientError, BotoCoreError) as err:
-            raise SourceError(f"SageMaker {operation}({params}) failed: {err}") from err
+        except ClientError as err:
+            raise SourceError(f"SageMaker {operation}({params}) failed: {aws.error_text(err)}") from err
+        except BotoCoreError as err:
+            raise aws.unreachable(err, f"during {operation}") from err
 
     def artifact(self, uri: str) -> str | None:
         for candidate in dict.fromkeys([uri, uri.rstrip("/") + "/", uri.rstrip("/")]):
@@ -140,8 +143,10 @@ class _SageMaker:
         for item in self._pages("list_actions", "ActionSummaries", SourceUri=package_arn, ActionType="Approval"):
             try:
                 found.append(self.client.describe_action(ActionName=item["ActionArn"]))
-            except (ClientError, BotoCoreError) as err:
-                raise SourceError(f"SageMaker DescribeAction({item['ActionArn']}) failed: {err}") from err
+            except ClientError as err:
+                raise SourceError(f"SageMaker DescribeAction({item['ActionArn']}) failed: {aws.error_text(err)}") from err
+            except BotoCoreError as err:
+                raise aws.unreachable(err, f"describing action {item['ActionArn']}") from err
         return found
 
     def trial_component(self, job_name: str) -> str | None:
@@ -150,7 +155,7 @@ class _SageMaker:
         except ClientError:
             return None
         except BotoCoreError as err:
-            raise SourceError(f"SageMaker DescribeTrialComponent failed: {err}") from err
+            raise aws.unreachable(err, f"describing trial component {job_name}-aws-training-job") from err
         return found.get("TrialComponentArn")
 
 
@@ -284,7 +289,7 @@ def _ensure(sm: _SageMaker, entity: Entity, report: WritebackReport) -> str:
                 return existing
             made = client.create_artifact(**entity.create)["ArtifactArn"]
     except ClientError as err:
-        code = err.response.get("Error", {}).get("Code", "")
+        code = aws.error_code(err)
         if code == "ValidationException" and not entity.is_action:
             found = sm.artifact(entity.source_uri)
             if found:
@@ -294,9 +299,10 @@ def _ensure(sm: _SageMaker, entity: Entity, report: WritebackReport) -> str:
                 return str(client.describe_action(ActionName=entity.create["ActionName"])["ActionArn"])
             except ClientError:
                 pass
-        raise SourceError(f"SageMaker refused to create the {entity.entity_type} for {entity.source_uri}: {err}") from err
+        raise SourceError(f"SageMaker refused to create the {entity.entity_type} for {entity.source_uri}: "
+                          f"{aws.error_text(err)}") from err
     except BotoCoreError as err:
-        raise SourceError(f"SageMaker unreachable creating the {entity.entity_type} for {entity.source_uri}: {err}") from err
+        raise aws.unreachable(err, f"creating the {entity.entity_type} for {entity.source_uri}") from err
     report.created.append({"type": entity.entity_type, "arn": made, "sourceUri": entity.source_uri})
     return made
 
@@ -315,9 +321,9 @@ def apply(planned: list[Planned], client: SageMakerClient) -> WritebackReport:
             if sm.associated(source, destination):  # made meanwhile
                 report.already_present += 1
                 continue
-            raise SourceError(f"AddAssociation {source} -> {destination} failed: {err}") from err
+            raise SourceError(f"AddAssociation {source} -> {destination} failed: {aws.error_text(err)}") from err
         except BotoCoreError as err:
-            raise SourceError(f"SageMaker unreachable adding {source} -> {destination}: {err}") from err
+            raise aws.unreachable(err, f"adding {source} -> {destination}") from err
         report.associations.append({"rule": item.rule, "associationType": item.association_type,
                                     "source": source, "destination": destination, "evidence": item.evidence})
     return report

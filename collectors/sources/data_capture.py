@@ -35,10 +35,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import boto3
-from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from crossline.collectors import aws
 from crossline.collectors.model import Edge, EdgeKind, Node, NodeKind, inference_id, variant_id
 from crossline.collectors.sources import Batch, Source
 from crossline.emitters.naming import s3_location, sagemaker_arn
@@ -50,16 +49,11 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
 
 SOURCE = "data-capture"
-_GONE = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
-@attrs.frozen
-class DataCaptureConfig:
+@attrs.frozen(kw_only=True)
+class DataCaptureConfig(aws.AwsConfig):
     prefixes: tuple[str, ...] = attrs.field(converter=lambda v: (v,) if isinstance(v, str) else tuple(v))
-    region: str | None = None  # None: boto3's own configuration (AWS_DEFAULT_REGION, profile)
-    endpoint_url: str | None = None
-    profile: str | None = None
-    max_attempts: int = 10
     account: str | None = None  # for endpoints since deleted; else STS says
     chunk_size: int = 1000
 
@@ -69,10 +63,8 @@ class DataCaptureConfig:
         if "prefix" in values:
             values.setdefault("prefixes", values.pop("prefix"))
         known = {a.name for a in attrs.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ConfigError(f"data-capture source: unknown keys {sorted(unknown)}; known: prefix(es), "
-                              f"{', '.join(sorted(known - {'prefixes'}))}")
+        aws.unknown_keys(cls, values, "data-capture source",
+                         hint=["prefix(es)", *sorted(known - {"prefixes"})])
         if not values.get("prefixes"):
             raise ConfigError("data-capture source: no 'prefixes' (e.g. s3://credit/datacapture/)")
         try:
@@ -81,9 +73,8 @@ class DataCaptureConfig:
                 s3_location(prefix)
         except (TypeError, InvalidEvent) as err:
             raise ConfigError(f"data-capture source: {err}") from err
-        if not isinstance(made.max_attempts, int) or made.max_attempts < 1:
-            raise ConfigError(f"data-capture source: max_attempts must be a positive integer, not {made.max_attempts!r}")
-        if not isinstance(made.chunk_size, int) or made.chunk_size < 1:
+        aws.check_aws(made, "data-capture source")
+        if isinstance(made.chunk_size, bool) or not isinstance(made.chunk_size, int) or made.chunk_size < 1:
             raise ConfigError(f"data-capture source: chunk_size must be a positive integer, not {made.chunk_size!r}")
         return made
 
@@ -125,8 +116,7 @@ class DataCaptureSource(Source):
         super().__init__(name)
         self.config = config
         self.report = DataCaptureReport()
-        self._session: boto3.Session | None = None
-        self._clients: dict[str, Any] = {}
+        self._client = aws.Clients(config)
         self._endpoint_arns: dict[str, str] = {}
         self._account: str | None = config.account
         self._pending: list[str] = []  # warnings not about one file: they ride on the next batch
@@ -136,20 +126,6 @@ class DataCaptureSource(Source):
         values = dict(config)
         name = values.pop("name", None)
         return cls(DataCaptureConfig.from_dict(values), name=name)
-
-    def _client(self, service: str) -> Any:
-        if service not in self._clients:
-            try:
-                if self._session is None:
-                    self._session = boto3.Session(profile_name=self.config.profile, region_name=self.config.region)
-                self._clients[service] = self._session.client(
-                    service,
-                    endpoint_url=self.config.endpoint_url,
-                    config=BotoConfig(retries={"mode": "adaptive", "max_attempts": self.config.max_attempts}),
-                )
-            except BotoCoreError as err:
-                raise SourceError(f"cannot make an {service} client: {err}") from err
-        return self._clients[service]
 
     @property
     def s3(self) -> S3Client:
@@ -198,9 +174,9 @@ class DataCaptureSource(Source):
                 for common in page.get("CommonPrefixes", []):
                     yield common["Prefix"]
         except ClientError as err:
-            self._warn(f"cannot list s3://{bucket}/{prefix}: {_error(err)}")
+            self._warn(f"cannot list s3://{bucket}/{prefix}: {aws.error_text(err)}")
         except BotoCoreError as err:
-            raise SourceError(f"S3 unreachable listing s3://{bucket}/{prefix}: {err}") from err
+            raise aws.unreachable(err, f"listing s3://{bucket}/{prefix}", "S3") from err
 
     def _keys(self, folder: _Folder, after: str | None) -> Iterator[str]:
         """Capture files of one variant folder after ``after``, oldest first (keys sort by time)."""
@@ -213,9 +189,9 @@ class DataCaptureSource(Source):
                     if item["Key"].endswith(".jsonl"):
                         yield item["Key"]
         except ClientError as err:
-            self._warn(f"cannot list {folder.uri}: {_error(err)}; its watermark stays")
+            self._warn(f"cannot list {folder.uri}: {aws.error_text(err)}; its watermark stays")
         except BotoCoreError as err:
-            raise SourceError(f"S3 unreachable listing {folder.uri}: {err}") from err
+            raise aws.unreachable(err, f"listing {folder.uri}", "S3") from err
 
     def _file(self, folder: _Folder, key: str, marks: dict[str, str]) -> Iterator[Batch]:
         uri = f"s3://{folder.bucket}/{key}"
@@ -224,15 +200,15 @@ class DataCaptureSource(Source):
         try:
             body = self.s3.get_object(Bucket=folder.bucket, Key=key)["Body"].read()
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in _GONE:
+            if aws.error_code(err) in aws.S3_GONE:
                 self._warn(f"{uri} was deleted before it could be read: skipped", batch)
                 marks[folder.uri] = key
                 batch.watermark = dump_watermark(marks)
                 yield batch
                 return
-            raise _FolderFailed(f"cannot read {uri}: {_error(err)}; {folder.uri} stops here until the next read") from err
+            raise _FolderFailed(f"cannot read {uri}: {aws.error_text(err)}; {folder.uri} stops here until the next read") from err
         except BotoCoreError as err:
-            raise SourceError(f"S3 unreachable reading {uri}: {err}") from err
+            raise aws.unreachable(err, f"reading {uri}", "S3") from err
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as err:
@@ -309,9 +285,9 @@ class DataCaptureSource(Source):
                 arn = sagemaker_arn("endpoint", endpoint, region=region, account=self._caller_account())
             except InvalidEvent as bad:
                 raise SourceError(f"cannot name endpoint {endpoint!r}: {bad}") from bad
-            self._warn(f"endpoint {endpoint} cannot be described ({_error(err)}): its ARN is built as {arn}")
+            self._warn(f"endpoint {endpoint} cannot be described ({aws.error_text(err)}): its ARN is built as {arn}")
         except BotoCoreError as err:
-            raise SourceError(f"SageMaker unreachable describing endpoint {endpoint}: {err}") from err
+            raise aws.unreachable(err, f"describing endpoint {endpoint}") from err
         self.report.scanned["endpoint"] += 1
         self._endpoint_arns[endpoint] = arn
         return arn
@@ -349,10 +325,6 @@ def parse_watermark(since: str | None) -> dict[str, str]:
 def dump_watermark(marks: dict[str, str]) -> str | None:
     return json.dumps(marks, sort_keys=True, separators=(",", ":")) if marks else None
 
-
-def _error(err: ClientError) -> str:
-    error = err.response.get("Error", {})
-    return f"{error.get('Code', '?')}: {error.get('Message', '')}"
 
 
 __all__ = ["DataCaptureConfig", "DataCaptureReport", "DataCaptureSource"]

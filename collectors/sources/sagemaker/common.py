@@ -1,0 +1,206 @@
+"""What every SageMaker processor shares: one read's state, the API calls, and value helpers.
+
+Contract:
+- ``Run`` is one read: the batch being filled (one record per id), the newest
+  CreationTime/LastModifiedTime seen, whether every list call succeeded, and the
+  report. ``Run.changed(*times)`` says whether an entity changed strictly after the
+  watermark (and remembers the newest time); ``flush()`` hands over the pending batch
+  with the watermark unchanged, since only the read's last batch may move it.
+- ``Api`` makes the calls: ``pages`` lists through the operation's paginator (a
+  ``ClientError`` is a warning and raises ``ListFailed``, which stops that processor and
+  holds the watermark); ``describe`` calls one describe method (a ``ClientError`` is a
+  warning and ``None``, and holds the watermark unless the entity is gone); ``first`` is
+  a list's first item. A ``BotoCoreError`` (AWS unreachable) is a ``SourceError``.
+- A processor is ``fn(api, run) -> Iterator[Batch]``, one per entity kind, in the
+  modules ``lineage``, ``jobs``, ``registry`` and ``endpoints``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from crossline.collectors import aws
+from crossline.collectors.model import Edge, EdgeKind, Node, NodeId
+from crossline.collectors.sources import Batch
+from crossline.emitters.naming import parse_arn
+from crossline.errors import InvalidEvent, SourceError
+from crossline.times import coerce, stamp
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+
+SOURCE = "sagemaker"
+
+
+@dataclass
+class SageMakerReport:
+    """What a read did: per kind, entities scanned and records emitted, and every warning."""
+
+    scanned: Counter[str] = field(default_factory=Counter)
+    emitted: Counter[str] = field(default_factory=Counter)
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {"scanned": dict(self.scanned), "emitted": dict(self.emitted), "warnings": list(self.warnings)}
+
+
+class ListFailed(Exception):
+    """A list call failed; the processor stops and the run holds its watermark."""
+
+
+@dataclass
+class Run:
+    """One read: its pending batch, the newest time seen, and whether every list succeeded."""
+
+    since: datetime | None
+    since_text: str | None
+    report: SageMakerReport
+    newest: datetime | None = None
+    complete: bool = True
+    batch: Batch = field(default_factory=Batch)
+    ids: set[tuple[str, ...]] = field(default_factory=set)
+
+    def changed(self, *times: Any) -> bool:
+        """Seen, and changed strictly after the watermark."""
+        stamps = [m for m in (coerce(t) for t in times) if m is not None]
+        if not stamps:
+            return self.since is None
+        latest = max(stamps)
+        if self.newest is None or latest > self.newest:
+            self.newest = latest
+        return self.since is None or latest > self.since
+
+    def scan(self, kind: str, count: int = 1) -> None:
+        self.report.scanned[kind] += count
+        self.batch.scanned += count
+
+    def warn(self, message: str) -> None:
+        self.report.warnings.append(message)
+        self.batch.warnings.append(message)
+
+    def node(self, node: Node) -> None:
+        if ("n", node.id) not in self.ids:  # one record per id in a batch
+            self.ids.add(("n", node.id))
+            self.batch.nodes.append(node)
+            self.report.emitted[node.kind.value] += 1
+
+    def edge(self, edge: Edge) -> None:
+        if ("e", *edge.key) not in self.ids:
+            self.ids.add(("e", *edge.key))
+            self.batch.edges.append(edge)
+            self.report.emitted[edge.kind.value] += 1
+
+    def same_as(self, a: str, b: str, rule: str, evidence: dict[str, Any]) -> None:
+        props = {"rule": rule, "evidence": evidence}
+        self.edge(Edge(NodeId(a), NodeId(b), EdgeKind.SAME_AS, SOURCE, props))
+        self.edge(Edge(NodeId(b), NodeId(a), EdgeKind.SAME_AS, SOURCE, props))
+
+    def flush(self) -> Batch | None:
+        """The pending batch (watermark unchanged), or None if it holds nothing."""
+        batch = self.batch
+        if not (batch.nodes or batch.edges or batch.scanned or batch.warnings):
+            return None
+        batch.watermark = self.since_text
+        self.batch, self.ids = Batch(), set()
+        return batch
+
+
+class Api:
+    """The SageMaker calls processors make, with the error handling of the module docstring."""
+
+    def __init__(self, client: Callable[[], SageMakerClient], page_size: int) -> None:
+        self._client = client
+        self.page_size = page_size
+
+    @property
+    def client(self) -> SageMakerClient:
+        return self._client()
+
+    def pages(self, run: Run, operation: str, key: str, **params: Any) -> Iterator[list[dict[str, Any]]]:
+        """The items of each page of a list call, through its paginator."""
+        params = {k: v for k, v in params.items() if v is not None}
+        try:
+            paginator = self.client.get_paginator(operation)  # type: ignore[call-overload]
+            for page in paginator.paginate(**params, PaginationConfig={"PageSize": self.page_size}):
+                yield page.get(key, [])
+        except ClientError as err:
+            run.warn(f"{operation}({short(params)}) failed: {aws.error_text(err)}")
+            raise ListFailed from err
+        except BotoCoreError as err:
+            raise aws.unreachable(err, f"during {operation}") from err
+
+    def describe(self, run: Run, call: Callable[..., Any], what: str, **params: Any) -> dict[str, Any] | None:
+        """One describe call; an error is a warning (and holds the watermark unless the entity is gone)."""
+        try:
+            return call(**params)  # type: ignore[no-any-return]
+        except ClientError as err:
+            gone = aws.gone(err)
+            if not gone:
+                run.complete = False
+            run.warn(f"{what}: {aws.error_text(err)}" + (" (gone since it was listed)" if gone else ""))
+            return None
+        except BotoCoreError as err:
+            raise aws.unreachable(err, f"describing {what}") from err
+
+    def first(self, run: Run, operation: str, key: str, **params: Any) -> dict[str, Any] | None:
+        for items in self.pages(run, operation, key, **params):
+            if items:
+                return items[0]
+        return None
+
+
+# -- values ------------------------------------------------------------------------------
+def parse_watermark(since: str | None) -> datetime | None:
+    if since is None:
+        return None
+    moment = coerce(since) if isinstance(since, str) else None
+    if moment is None:
+        raise SourceError(f"sagemaker watermark is not an ISO time: {since!r}")
+    return moment
+
+
+def iso(moment: Any) -> str | None:
+    """A time from boto3 (local zone) or a record, as the graph stores it."""
+    return stamp(coerce(moment))
+
+
+def identity(who: dict[str, Any] | None) -> str | None:
+    """The caller of a CreatedBy/LastModifiedBy: IAM ARN, else the Studio user profile."""
+    if not who:
+        return None
+    return (who.get("IamIdentity") or {}).get("Arn") or who.get("UserProfileName") or who.get("UserProfileArn")
+
+
+def person(arn: str | None) -> str | None:
+    """Who an IAM ARN is: an assumed role's session name (the person), an IAM user's name, else the ARN."""
+    if not arn:
+        return None
+    try:
+        parts = parse_arn(arn)
+    except InvalidEvent:
+        return arn
+    if parts.resource_type in ("assumed-role", "user", "federated-user"):
+        return parts.resource_id.rsplit("/", 1)[-1]
+    return arn
+
+
+def is_arn(text: str, resource_type: str) -> bool:
+    try:
+        parts = parse_arn(text)
+    except InvalidEvent:
+        return False
+    return parts.service == "sagemaker" and parts.resource_type == resource_type
+
+
+def drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None and v != []}
+
+
+def short(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items())
