@@ -14,6 +14,9 @@ records), sized to about 100k and 1M graph nodes, and measures for each size:
   counted): median and p95, and a check that each answer holds that week's training set
   version and model package. Plus one inference ``--old-weeks`` earlier, to show that
   as-of answers for the past stay complete.
+- trace: ``trace_inference`` for the same inferences: median and p95 latency, and the
+  SQL statements each issues (SQLAlchemy's ``before_cursor_execute``, BEGIN included),
+  which must not grow with the graph.
 - peak memory: ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of a fresh (spawned) child
   process per phase, so each phase's peak is its own. It counts the SQLite file pages the
   store maps (``mmap_size`` 4 GB), so the anonymous part (``RssAnon`` of
@@ -201,6 +204,7 @@ def crossline_ingest(url: str, n: int, weeks: int, seed: int) -> dict[str, Any]:
 
 
 def crossline_reconcile(url: str) -> dict[str, Any]:
+    from crossline.collectors.graph import Graph
     from crossline.collectors.reconcile import reconcile
     from crossline.collectors.store import GraphStore
 
@@ -209,7 +213,7 @@ def crossline_reconcile(url: str) -> dict[str, Any]:
     t = time.perf_counter()
     report = reconcile(store)
     took = time.perf_counter() - t
-    counts = store.counts()
+    counts = Graph(store).counts()
     store.close()
     from crossline.collectors.model import EdgeKind, NodeKind
 
@@ -245,16 +249,26 @@ def crossline_queries(url: str, starts: list[dict[str, Any]], old: dict[str, Any
     # The regulator's trace (issue 7): the five answers for each inference, as `crossline trace` gives them.
     from crossline.collectors.trace import trace_inference
 
-    trace_ms, trace_ok = [], 0
+    from sqlalchemy import event
+
+    statements = [0]
+
+    def count(*_args: Any, **_kw: Any) -> None:
+        statements[0] += 1
+
+    event.listen(graph.store.engine, "before_cursor_execute", count)
+    trace_ms, trace_ok, trace_statements = [], 0, []
     for start in starts:
-        props = graph.store.node(start["node"]).props
+        props = graph.node(start["node"]).props
+        statements[0] = 0
         t = time.perf_counter()
-        answer = trace_inference(graph.store, props["inferenceId"], props["endpoint"])
+        answer = trace_inference(graph, props["inferenceId"], props["endpoint"])
         trace_ms.append((time.perf_counter() - t) * 1000)
+        trace_statements.append(statements[0])
         trace_ok += not answer.gaps and answer.model_version.value.get("modelPackageArn") == start["package"]
     graph.store.close()
     return {
-        "trace_ms": trace_ms, "trace_ok": trace_ok,
+        "trace_ms": trace_ms, "trace_ok": trace_ok, "trace_statements": trace_statements,
         "samples_ms": samples, "sizes": sizes, "complete": complete,
         "old_size": len(old_found), "old_complete": old["train_version"] in old_found and old["package"] in old_found,
         "rss_mb": _maxrss_mb(), "anon_mb": anon.stop_mb(),
@@ -516,7 +530,10 @@ def print_table(target: int, n: int, weeks: int, ingest: dict[str, Any], rec: di
     rows.append((f"ancestors / lineage, p95 of {q}", f"{q_p95:.1f} ms", f"{m_p95:.1f} ms" if m else "not run",
                  ratio(m_p95, q_p95)))
     t_med, t_p95 = summary(query["trace_ms"])
-    rows.append((f"trace (five answers), median / p95 of {q}", f"{t_med:.1f} / {t_p95:.1f} ms", "n/a", "-"))
+    stmts = query["trace_statements"]
+    spread = f"{min(stmts)}" if min(stmts) == max(stmts) else f"{min(stmts)}-{max(stmts)}"
+    rows.append((f"trace (five answers), median / p95 of {q}; SQL statements per trace",
+                 f"{t_med:.1f} / {t_p95:.1f} ms; {spread} statements", "n/a", "-"))
     rows.append(("  traces with no gap and the right package", f"{query['trace_ok']}/{q}", "-", "-"))
     rows.append(("  nodes returned, median", f"{statistics.median(query['sizes']):.0f}",
                  f"{statistics.median(m['sizes']):.0f}" if m else "-", "-"))

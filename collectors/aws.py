@@ -79,8 +79,8 @@ class Clients:
                     config=BotoConfig(retries={"mode": "adaptive", "max_attempts": self.config.max_attempts}),
                 )
             except NoRegionError as err:
-                raise ConfigError(f"no AWS region for the {service} client: set region in the config, "
-                                  "AWS_DEFAULT_REGION, or a profile's region") from err
+                raise ConfigError(f"no AWS region for the {service} client: give one (a source's 'region', "
+                                  "--region), or set AWS_DEFAULT_REGION or a profile's region") from err
             except BotoCoreError as err:
                 raise SourceError(f"cannot make an {service} client: {err}") from err
         return self._clients[service]

@@ -1,9 +1,9 @@
 """Diff two training runs, or two model packages: what changed in params, metrics, data and code.
 
-Contract: ``diff(graph_or_store, a, b)`` takes two node ids and returns a ``Diff``: one
-``SectionDiff`` per section (``params``, ``metrics``, ``data``, ``code``), each with
-``added`` (only in b), ``removed`` (only in a), ``changed`` (both, different values) and
-``unchanged`` keys. ``render(diff)`` makes it a rich table; ``Diff.as_dict()`` is the
+Contract: ``diff(graph, a, b)`` (a ``Graph``, or a ``GraphStore`` read through one)
+takes two node ids and returns a ``Diff``: one ``SectionDiff`` per section (``params``,
+``metrics``, ``data``, ``code``), each with ``added`` (only in b), ``removed`` (only in
+a), ``changed`` (both, different values) and ``unchanged`` keys. ``render(diff)`` makes it a rich table; ``Diff.as_dict()`` is the
 JSON form. Reading never writes.
 
 What a node resolves to (its *training run*):
@@ -136,8 +136,9 @@ class Diff:
 
 # -- the diff -------------------------------------------------------------------------
 def diff(graph_or_store: Graph | GraphStore, a: str, b: str) -> Diff:
-    graph = graph_or_store if isinstance(graph_or_store, Graph) else Graph(graph_or_store)
-    left, right = side(graph, NodeId(a)), side(graph, NodeId(b))
+    graph = Graph.of(graph_or_store)
+    with graph.snapshot():  # both sides from one state of the store
+        left, right = side(graph, NodeId(a)), side(graph, NodeId(b))
     return Diff(left, right, {name: compare(left.section(name), right.section(name)) for name in SECTIONS})
 
 
@@ -156,9 +157,8 @@ def compare(before: Mapping[str, Any], after: Mapping[str, Any]) -> SectionDiff:
 
 
 def side(graph: Graph, requested: NodeId) -> Side:
-    store = graph.store
     package, run = resolve(graph, requested)
-    node = store.node(run)
+    node = graph.node(run)
     job = _sagemaker_job(graph, node)
     evaluations = _evaluation_runs(graph, run)
     inputs = _inputs(graph, run)
@@ -172,7 +172,7 @@ def side(graph: Graph, requested: NodeId) -> Side:
         evaluation_runs=tuple(evaluations),
         upstream_runs=tuple(upstream),
         params=_params(node, job),
-        metrics=_metrics(store, node, job, evaluations),
+        metrics=_metrics(graph, node, job, evaluations),
         data=_data(graph, inputs, upstream, job),
         code=_code(graph, run),
     )
@@ -205,7 +205,7 @@ def _is_training(run: Node) -> bool:
 
 def _sagemaker_job(graph: Graph, run: Node) -> Node | None:
     jobs = graph.neighbours(run.id, edge_kinds={EdgeKind.SAME_AS})
-    for node in graph.store.nodes(ids=sorted(jobs)):
+    for node in graph.nodes(ids=sorted(jobs)):
         if node.kind in (NodeKind.TRAINING_JOB, NodeKind.PROCESSING_JOB):
             return node
     return None
@@ -243,9 +243,9 @@ def _facet_metrics(run: Node) -> list[Mapping[str, Any]]:
     return [m for m in metrics or [] if isinstance(m, Mapping) and "name" in m]
 
 
-def _metrics(store: GraphStore, run: Node, job: Node | None, evaluations: Iterable[NodeId]) -> dict[str, Any]:
+def _metrics(graph: Graph, run: Node, job: Node | None, evaluations: Iterable[NodeId]) -> dict[str, Any]:
     found: dict[str, tuple[float, Any]] = {}  # key -> (step, value): a series keeps its last step
-    for node in [run, *store.nodes(ids=list(evaluations))]:
+    for node in [run, *graph.nodes(ids=list(evaluations))]:
         for metric in _facet_metrics(node):
             key = f"{metric.get('kind') or 'metric'}:{metric['name']}"
             step = metric.get("step")
@@ -282,7 +282,7 @@ def _channels(job: Node | None) -> dict[NodeId, str]:
 
 def _feature_group(graph: Graph, dataset: NodeId) -> str | None:
     for edge in graph.edges_of(dataset, direction="in", edge_kinds={EdgeKind.CONTRIBUTED_TO}):
-        source = graph.store.nodes(ids=[edge.src])
+        source = graph.nodes(ids=[edge.src])
         for node in source:
             if node.kind is NodeKind.FEATURE_GROUP:
                 return str(node.props.get("featureGroupName") or node.name)
@@ -293,7 +293,7 @@ def _data(graph: Graph, inputs: list[NodeId], upstream: list[NodeId], job: Node 
     channels = _channels(job)
     data: dict[str, Any] = {}
     for level, datasets in (("training", inputs), ("upstream", [i for r in upstream for i in _inputs(graph, r)])):
-        for node in graph.store.nodes(ids=datasets):
+        for node in graph.nodes(ids=datasets):
             base, readable, version = _dataset(node)
             group = _feature_group(graph, node.id)
             if group:
@@ -309,7 +309,7 @@ def _data(graph: Graph, inputs: list[NodeId], upstream: list[NodeId], job: Node 
 def _code(graph: Graph, run: NodeId) -> dict[str, Any]:
     code: dict[str, Any] = {}
     commits = [e.src for e in graph.edges_of(run, direction="in", edge_kinds={EdgeKind.CODE})]
-    for node in graph.store.nodes(ids=commits):
+    for node in graph.nodes(ids=commits):
         repo = str(node.props.get("repoUrl") or node.name.rsplit("@", 1)[0])
         path = node.props.get("path")
         code[f"{repo}/{path}" if path else repo] = node.props.get("version") or node.name.rsplit("@", 1)[-1]

@@ -1,32 +1,45 @@
-"""Queries over the graph store: walks, neighbours, shortest paths and impact, as of a time.
+"""The one read API of the graph: nodes, edges, steps, walks, paths and impact, as of a time.
 
 Contract:
-- ``Graph(store)`` wraps a ``GraphStore``; it knows node ids and edge kinds, nothing of
-  sources. Every verb returns ids (``set[NodeId]``, or a path as ``list[NodeId]``) except
-  ``edges_of``, which returns the ``Edge`` records whose props (rule, evidence) reports cite.
-- An unknown node id raises ``NodeNotFound``; no path raises ``NoPath``.
-- ``ancestors`` walks against the arrows, ``descendants`` along them; ``depth`` counts
-  edges; ``node_kinds`` filters what is returned, never what is walked through; the
-  start node is not in the answer. The walk runs in the database as one recursive query.
+- ``Graph(store)`` reads a ``GraphStore``; ``Graph.open(url)`` opens (and migrates) the
+  store itself and closes it with the graph (``with Graph.open(url) as graph:``). Only
+  collection writes, through the store; everything that reads (trace, diff, impact,
+  write-back, reconciliation, the CLI) reads here. It knows node ids and edge kinds,
+  nothing of sources.
+- Records: ``node`` (``NodeNotFound`` naming the id), ``has_node``, ``nodes`` (by kind
+  and/or ids, in id order, page by page), ``find(name, kinds)`` (nodes whose name is
+  exactly the text: an inference id, a package ``group/version``, a feature group; one
+  indexed statement), ``node_ids_with_prefix``, ``prop_values``, ``edges`` (by src, dst,
+  kinds, in key order, page by page); ``counts``, ``dump`` and ``watermarks`` of the
+  whole store.
+- ``step(ids, direction, edge_kinds, as_of)`` is one batched move: every edge leaving
+  any of ``ids`` with the node at its other end, as ``Hop``s, in ONE statement.
+  ``edges_of`` and ``neighbours`` are one node's step. ``ancestors`` walks against the
+  arrows, ``descendants`` along them, in the database as one recursive query; ``depth``
+  counts edges; ``node_kinds`` filters what is returned, never what is walked through;
+  the start is not in the answer. ``shortest_path`` is breadth first, one statement per
+  level (``NoPath`` when none). Walks and paths cross ``SameAs`` both ways.
 - ``as_of`` keeps only edges and nodes whose validity interval holds that instant:
   ``valid_from <= t < valid_to``, a missing bound being open. Naive instants are UTC.
-- ``SameAs`` says two records are one thing, so walks and paths cross it both ways
-  whichever way reconciliation wrote it. ``neighbours`` and ``edges_of`` report edges as
-  stored, with their direction.
+- ``snapshot()``: the reads inside share one connection and one transaction, so a
+  multi-step question (a trace) sees one state of the store and pays one BEGIN.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 import sqlalchemy as sa
 
+from crossline.collectors import queries, schema
 from crossline.collectors.model import FLOW_EDGES, Edge, EdgeKind, Node, NodeId, NodeKind
-from crossline.collectors.store import EDGES, NODES, GraphStore, _chunks, _to_edge
+from crossline.collectors.schema import EDGE_PK, EDGES, NODES, WATERMARKS, chunks, to_edge, to_node
+from crossline.collectors.store import GraphStore
 from crossline.errors import NodeNotFound, NoPath
-from crossline.times import iso, utc
+from crossline.times import iso, stamp, utc
 
 Direction = Literal["both", "in", "out"]
 
@@ -36,36 +49,39 @@ IMPACT_KINDS = (NodeKind.MODEL_PACKAGE, NodeKind.ENDPOINT_VARIANT, NodeKind.ENDP
 IMPACT_EDGES = FLOW_EDGES | {EdgeKind.VARIANT_OF}
 
 
-def _valid(table: sa.Table | sa.Alias, as_of: datetime) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        sa.or_(table.c.valid_from.is_(None), table.c.valid_from <= as_of),
-        sa.or_(table.c.valid_to.is_(None), table.c.valid_to > as_of),
-    )
+class Hop(NamedTuple):
+    """One edge of a step: the id it leaves from, the id it reaches, and that node (None if not stored)."""
 
-
-def _node_valid(node_id: sa.ColumnElement[str], as_of: datetime) -> sa.ColumnElement[bool]:
-    """No stored node of that id is out of its interval (an id without a node row passes)."""
-    n = NODES.alias("n_valid")
-    return ~sa.exists().where(n.c.id == node_id, ~_valid(n, as_of))
+    edge: Edge
+    start: NodeId
+    end: NodeId
+    node: Node | None
 
 
 def _kinds(kinds: Iterable[EdgeKind | NodeKind | str]) -> list[str]:
     return sorted({str(k) for k in kinds})
 
 
-class Graph:
-    """Read-only queries over one ``GraphStore``; see the module docstring."""
+def _order(edge: Edge) -> tuple[str, str, str, str]:
+    return (edge.src, edge.dst, edge.kind.value, edge.key[3])
 
-    def __init__(self, store: GraphStore) -> None:
+
+class Graph:
+    """Read-only questions over one ``GraphStore``; see the module docstring."""
+
+    def __init__(self, store: GraphStore, *, owns_store: bool = False) -> None:
         self.store = store
+        self._owns = owns_store
+        self._conn: sa.Connection | None = None
 
     @classmethod
     def open(cls, url: str) -> Graph:
-        """The graph in the store at ``url`` (opened, migrated); close it, or use ``with``."""
-        return cls(GraphStore.open(url))
+        """The graph of the store at ``url`` (migrated to head); closing the graph closes it."""
+        return cls(GraphStore.open(url), owns_store=True)
 
-    def close(self) -> None:
-        self.store.close()
+    @classmethod
+    def of(cls, graph_or_store: Graph | GraphStore) -> Graph:
+        return graph_or_store if isinstance(graph_or_store, Graph) else cls(graph_or_store)
 
     def __enter__(self) -> Graph:
         return self
@@ -73,119 +89,148 @@ class Graph:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def node(self, node_id: str) -> Node:
-        return self.store.node(node_id)
+    def close(self) -> None:
+        if self._owns:
+            self.store.close()
 
-    def nodes(self, kind: NodeKind | str | None = None, ids: Iterable[str] | None = None) -> Iterator[Node]:
-        """Nodes in id order, of one kind and/or among ``ids`` (unknown ids skipped), page by page."""
-        return self.store.nodes(kind=kind, ids=ids)
+    def __repr__(self) -> str:
+        return f"Graph({self.store.url!r})"
 
-    def find(self, *, name: str, kinds: Iterable[NodeKind] | None = None) -> list[Node]:
-        """The nodes whose name is exactly ``name`` (of ``kinds``), by id."""
-        where = [NODES.c.name == name]
-        if kinds is not None:
-            where.append(NODES.c.kind.in_(_kinds(kinds)))
+    @contextmanager
+    def snapshot(self) -> Iterator[Graph]:
+        if self._conn is not None:  # already inside one
+            yield self
+            return
         with self.store.engine.connect() as conn:
-            rows = conn.execute(sa.select(NODES.c.id).where(*where).order_by(NODES.c.id)).scalars().all()
-        return list(self.store.nodes(ids=rows)) if rows else []
+            self._conn = conn
+            try:
+                yield self
+            finally:
+                self._conn = None
 
-    def _require(self, conn: sa.Connection, ids: Collection[str]) -> None:
-        found = set(conn.execute(sa.select(NODES.c.id).where(NODES.c.id.in_(list(ids)))).scalars())
+    @contextmanager
+    def _connect(self) -> Iterator[sa.Connection]:
+        if self._conn is not None:
+            yield self._conn
+            return
+        with self.store.engine.connect() as conn:
+            yield conn
+
+    def _rows(self, query: sa.Executable, params: dict[str, Any] | None = None) -> list[Any]:
+        with self._connect() as conn:
+            return list(conn.execute(query, params or {}).all())
+
+    # -- nodes ----------------------------------------------------------------------------------
+    def node(self, node_id: str) -> Node:
+        """The node ``node_id``; raises ``NodeNotFound`` naming it when the store has none."""
+        rows = self._rows(queries.node(), {"id": node_id})
+        if not rows:
+            raise NodeNotFound(f"no node {node_id!r} in the graph store")
+        return to_node(rows[0])
+
+    def has_node(self, node_id: str) -> bool:
+        return bool(self._rows(sa.select(NODES.c.id).where(NODES.c.id == node_id)))
+
+    def _require(self, ids: Collection[str]) -> None:
+        found = {r.id for r in self._rows(sa.select(NODES.c.id).where(NODES.c.id.in_(list(ids))))}
         for node_id in ids:
             if node_id not in found:
                 raise NodeNotFound(f"no node {node_id!r} in the graph store")
 
-    # -- walks ----------------------------------------------------------------------------------
-    def ancestors(
-        self,
-        node: str,
-        *,
-        depth: int | None = None,
-        node_kinds: Iterable[NodeKind] | None = None,
-        edge_kinds: Iterable[EdgeKind] = FLOW_EDGES,
-        as_of: datetime | None = None,
-    ) -> set[NodeId]:
-        """Nodes from which ``node`` can be reached in at most ``depth`` edges (all when None)."""
-        return self._walk([node], upstream=True, depth=depth, node_kinds=node_kinds, edge_kinds=edge_kinds, as_of=as_of)
+    def nodes(self, kind: NodeKind | str | None = None, ids: Iterable[str] | None = None) -> Iterator[Node]:
+        """Nodes in id order, optionally of one kind and/or among ``ids`` (unknown ids are skipped).
 
-    def descendants(
-        self,
-        node: str,
-        *,
-        depth: int | None = None,
-        node_kinds: Iterable[NodeKind] | None = None,
-        edge_kinds: Iterable[EdgeKind] = FLOW_EDGES,
-        as_of: datetime | None = None,
-    ) -> set[NodeId]:
-        """Nodes reachable from ``node`` in at most ``depth`` edges (all when None)."""
-        return self._walk([node], upstream=False, depth=depth, node_kinds=node_kinds, edge_kinds=edge_kinds, as_of=as_of)
-
-    def _walk(
-        self,
-        starts: Sequence[str],
-        *,
-        upstream: bool,
-        depth: int | None,
-        node_kinds: Iterable[NodeKind] | None,
-        edge_kinds: Iterable[EdgeKind],
-        as_of: datetime | None,
-    ) -> set[NodeId]:
-        if depth is not None and depth < 0:
-            raise ValueError(f"depth must be >= 0 or None, not {depth}")
-        kinds = _kinds(edge_kinds)
-        as_of = utc(as_of) if as_of is not None else None
-        with self.store.engine.connect() as conn:
-            self._require(conn, starts)
-            if not kinds or depth == 0:
-                return set()
-            query = self._walk_query(starts, upstream, depth, kinds, node_kinds, as_of)
-            found = {NodeId(i) for i in conn.execute(query).scalars()}
-        return found - set(starts)
-
-    @staticmethod
-    def _walk_query(
-        starts: Sequence[str],
-        upstream: bool,
-        depth: int | None,
-        kinds: list[str],
-        node_kinds: Iterable[NodeKind] | None,
-        as_of: datetime | None,
-    ) -> sa.Select[tuple[str]]:
-        """WITH RECURSIVE walk: the seeds, then one edge further per step.
-
-        UNION (not UNION ALL) drops rows already found, which ends the walk on cycles.
-        Without a depth bound the rows are bare ids, so each node is expanded once; with
-        one, rows are (id, depth) and the bound ends the walk.
+        Reads page by page (keyset on id; ids in chunks), so a million nodes never sit
+        in memory and, outside a snapshot, no connection stays open between pages.
         """
-        e = EDGES.alias("e")
-        near, far = (e.c.dst, e.c.src) if upstream else (e.c.src, e.c.dst)
-        seed_cols: list[sa.ColumnElement[object]] = [NODES.c.id.label("id")]
-        if depth is not None:
-            seed_cols.append(sa.literal(0, sa.Integer).label("d"))
-        walk = sa.select(*seed_cols).where(NODES.c.id.in_(list(starts))).cte("walk", recursive=True)
+        where = [] if kind is None else [NODES.c.kind == str(kind)]
+        if ids is not None:
+            for chunk in chunks(sorted(set(ids))):
+                query = sa.select(NODES).where(NODES.c.id.in_(list(chunk)), *where).order_by(NODES.c.id)
+                yield from (to_node(r) for r in self._rows(query))
+            return
+        after: str | None = None
+        while True:
+            page = [*where] if after is None else [*where, NODES.c.id > after]
+            rows = self._rows(sa.select(NODES).where(*page).order_by(NODES.c.id).limit(schema.CHUNK))
+            yield from (to_node(r) for r in rows)
+            if len(rows) < schema.CHUNK:
+                return
+            after = rows[-1].id
 
-        step = sa.and_(near == walk.c.id, e.c.kind.in_(kinds))
-        nxt: sa.ColumnElement[str] = far
-        if EdgeKind.SAME_AS.value in kinds:
-            # Cross SameAs against its arrow too; one join with OR because PostgreSQL
-            # allows the recursive reference only once in the recursive term.
-            step = sa.or_(step, sa.and_(far == walk.c.id, e.c.kind == EdgeKind.SAME_AS.value))
-            nxt = sa.case((near == walk.c.id, far), else_=near)
-        where: list[sa.ColumnElement[bool]] = []
-        if as_of is not None:
-            where += [_valid(e, as_of), _node_valid(nxt, as_of)]
-        cols: list[sa.ColumnElement[object]] = [nxt.label("id")]
-        if depth is not None:
-            cols.append((walk.c.d + 1).label("d"))
-            where.append(walk.c.d < depth)
-        walk = walk.union(sa.select(*cols).select_from(walk.join(e, step)).where(*where))
+    def find(self, name: str, kinds: Iterable[NodeKind | str] | None = None) -> list[Node]:
+        """Nodes (of ``kinds``, default any) whose name is exactly ``name``, in id order.
 
-        query = sa.select(walk.c.id).distinct()
-        if node_kinds is not None:
-            query = query.join(NODES, NODES.c.id == walk.c.id).where(NODES.c.kind.in_(_kinds(node_kinds)))
-        return query
+        One statement on the ``(kind, name)`` index: every kind is listed when none is
+        given, so the index's leading column is always bound.
+        """
+        wanted = _kinds(kinds) if kinds is not None else _kinds(NodeKind)
+        return [to_node(r) for r in self._rows(queries.named(), {"kinds": wanted, "name": name})]
 
-    # -- one step ---------------------------------------------------------------------------------
+    def node_ids_with_prefix(self, prefix: str, limit: int = 20) -> list[NodeId]:
+        """Up to ``limit`` ids that start with ``prefix``, in id order: candidates for a partial id."""
+        if limit < 1:
+            return []
+        where = queries.id_prefix(prefix, self.store.dialect)
+        query = sa.select(NODES.c.id).where(where).order_by(NODES.c.id).limit(limit)
+        return [NodeId(r.id) for r in self._rows(query)]
+
+    def prop_values(self, kind: NodeKind | str, prop: str) -> set[str]:
+        """The distinct values of one prop among the nodes of ``kind`` (a scan of that kind)."""
+        value = NODES.c.props[prop].as_string()
+        query = sa.select(value).where(NODES.c.kind == str(kind), value.is_not(None)).distinct()
+        return {r[0] for r in self._rows(query)}
+
+    # -- edges -----------------------------------------------------------------------------------
+    def edges(
+        self, src: str | None = None, dst: str | None = None, kinds: Iterable[EdgeKind | str] | None = None
+    ) -> Iterator[Edge]:
+        """Edges, optionally from ``src``, to ``dst`` and of ``kinds``, in key order, page by page."""
+        where = []
+        if src is not None:
+            where.append(EDGES.c.src == src)
+        if dst is not None:
+            where.append(EDGES.c.dst == dst)
+        if kinds is not None:
+            where.append(EDGES.c.kind.in_(_kinds(kinds)))
+        after: tuple[str, ...] | None = None
+        while True:
+            page = [*where] if after is None else [*where, sa.tuple_(*EDGE_PK) > sa.tuple_(*after)]
+            rows = self._rows(sa.select(EDGES).where(*page).order_by(*EDGE_PK).limit(schema.CHUNK))
+            yield from (to_edge(r) for r in rows)
+            if len(rows) < schema.CHUNK:
+                return
+            after = (rows[-1].src, rows[-1].kind, rows[-1].dst, rows[-1].valid_key)
+
+    def step(
+        self,
+        ids: Iterable[str],
+        direction: Direction = "both",
+        edge_kinds: Iterable[EdgeKind | str] | None = None,
+        as_of: datetime | None = None,
+    ) -> list[Hop]:
+        """Every edge leaving any of ``ids`` (as src for ``out``, as dst for ``in``) with the node it reaches.
+
+        One statement for up to ``CHUNK`` ids. Hops come sorted by start, then edge key;
+        an edge between two of ``ids`` appears once from each end under ``both``.
+        """
+        if direction not in ("both", "in", "out"):
+            raise ValueError(f"direction must be 'both', 'in' or 'out', not {direction!r}")
+        starts = sorted(set(ids))
+        kinds = _kinds(edge_kinds) if edge_kinds is not None else None
+        if not starts or kinds == []:
+            return []
+        at = utc(as_of) if as_of is not None else None
+        query = queries.step(direction, kinds is not None, at is not None)
+        params: dict[str, Any] = {k: v for k, v in (("kinds", kinds), ("as_of", at)) if v is not None}
+        hops = []
+        for chunk in chunks(starts):
+            for row in self._rows(query, {**params, "ids": list(chunk)}):
+                edge = to_edge(row)
+                start, end = (edge.src, edge.dst) if row.way == "out" else (edge.dst, edge.src)
+                hops.append(Hop(edge, start, end, _far_node(row)))
+        return sorted(hops, key=lambda h: (h.start, _order(h.edge)))
+
     def edges_of(
         self,
         node: str,
@@ -197,22 +242,10 @@ class Graph:
         """The stored edges into (``in``), out of (``out``) or touching ``node``, sorted by key."""
         if direction not in ("both", "in", "out"):
             raise ValueError(f"direction must be 'both', 'in' or 'out', not {direction!r}")
-        ends = []
-        if direction in ("both", "out"):
-            ends.append(EDGES.c.src == node)
-        if direction in ("both", "in"):
-            ends.append(EDGES.c.dst == node)
-        where = [sa.or_(*ends)]
-        if edge_kinds is not None:
-            where.append(EDGES.c.kind.in_(_kinds(edge_kinds)))
-        if as_of is not None:
-            as_of = utc(as_of)
-            other = sa.case((EDGES.c.src == node, EDGES.c.dst), else_=EDGES.c.src)
-            where += [_valid(EDGES, as_of), _node_valid(other, as_of)]
-        with self.store.engine.connect() as conn:
-            self._require(conn, [node])
-            rows = conn.execute(sa.select(EDGES).where(*where)).all()
-        return sorted((_to_edge(r) for r in rows), key=lambda x: (x.src, x.dst, x.kind.value, x.key[3]))
+        with self.snapshot():
+            self._require([node])
+            edges = {h.edge.key: h.edge for h in self.step([node], direction, edge_kinds, as_of)}
+        return sorted(edges.values(), key=_order)
 
     def neighbours(
         self,
@@ -223,85 +256,135 @@ class Graph:
         as_of: datetime | None = None,
     ) -> set[NodeId]:
         """Ids one edge away from ``node`` (see ``edges_of``)."""
-        found = set()
-        for edge in self.edges_of(node, direction=direction, edge_kinds=edge_kinds, as_of=as_of):
-            if edge.src == node and direction != "in":
-                found.add(edge.dst)
-            if edge.dst == node and direction != "out":
-                found.add(edge.src)
-        return found
+        with self.snapshot():
+            self._require([node])
+            return {h.end for h in self.step([node], direction, edge_kinds, as_of)}
 
-    # -- paths ------------------------------------------------------------------------------------
+    # -- walks and paths ------------------------------------------------------------------------
+    def ancestors(
+        self, node: str, *, depth: int | None = None, node_kinds: Iterable[NodeKind] | None = None,
+        edge_kinds: Iterable[EdgeKind] = FLOW_EDGES, as_of: datetime | None = None,
+    ) -> set[NodeId]:
+        """Nodes from which ``node`` can be reached in at most ``depth`` edges (all when None)."""
+        return self._walk([node], True, depth, node_kinds, edge_kinds, as_of)
+
+    def descendants(
+        self, node: str, *, depth: int | None = None, node_kinds: Iterable[NodeKind] | None = None,
+        edge_kinds: Iterable[EdgeKind] = FLOW_EDGES, as_of: datetime | None = None,
+    ) -> set[NodeId]:
+        """Nodes reachable from ``node`` in at most ``depth`` edges (all when None)."""
+        return self._walk([node], False, depth, node_kinds, edge_kinds, as_of)
+
+    def _walk(
+        self, starts: Sequence[str], upstream: bool, depth: int | None, node_kinds: Iterable[NodeKind] | None,
+        edge_kinds: Iterable[EdgeKind], as_of: datetime | None,
+    ) -> set[NodeId]:
+        if depth is not None and depth < 0:
+            raise ValueError(f"depth must be >= 0 or None, not {depth}")
+        kinds = _kinds(edge_kinds)
+        at = utc(as_of) if as_of is not None else None
+        with self.snapshot():
+            self._require(starts)
+            if not kinds or depth == 0:
+                return set()
+            wanted = list(node_kinds) if node_kinds is not None else None
+            found = {NodeId(r[0]) for r in self._rows(queries.walk(starts, upstream, depth, kinds, wanted, at))}
+        return found - set(starts)
+
     def shortest_path(
-        self,
-        a: str,
-        b: str,
-        *,
-        edge_kinds: Iterable[EdgeKind] = FLOW_EDGES,
-        as_of: datetime | None = None,
+        self, a: str, b: str, *, edge_kinds: Iterable[EdgeKind] = FLOW_EDGES, as_of: datetime | None = None,
         directed: bool = True,
     ) -> list[NodeId]:
         """The fewest-edges path ``[a, ..., b]``, along the arrows unless ``directed=False``.
 
-        Breadth first, one query per level; among equally short paths the one through the
-        smallest ids wins, so the answer does not depend on the backend. Raises ``NoPath``.
+        Breadth first, one statement per level; among equally short paths the one through
+        the smallest ids wins, so the answer does not depend on the backend. Raises ``NoPath``.
         """
         kinds = _kinds(edge_kinds)
-        as_of = utc(as_of) if as_of is not None else None
-        with self.store.engine.connect() as conn:
-            self._require(conn, [a, b])
+        back = kinds if not directed else [k for k in kinds if k == EdgeKind.SAME_AS.value]
+        at = utc(as_of) if as_of is not None else None
+        with self.snapshot():
+            self._require([a, b])
             if a == b:
                 return [NodeId(a)]
             parent: dict[str, str] = {a: a}
             frontier = [a]
-            while frontier and b not in parent:
-                steps = sorted(self._steps(conn, frontier, kinds, as_of, directed))
+            while frontier and kinds and b not in parent:
+                found: set[tuple[str, str]] = set()
+                for chunk in chunks(sorted(frontier)):
+                    found.update((r.here, r.there) for r in self._rows(queries.pairs(chunk, kinds, at, back)))
                 frontier = []
-                for here, there in steps:
+                for here, there in sorted(found):
                     if there not in parent:
                         parent[there] = here
                         frontier.append(there)
         if b not in parent:
             how = "along" if directed else "over"
-            at = f" as of {iso(as_of)}" if as_of else ""
-            raise NoPath(f"no path from {a!r} to {b!r} {how} edges {', '.join(kinds) or '(none)'}{at}")
+            when = f" as of {iso(at)}" if at else ""
+            raise NoPath(f"no path from {a!r} to {b!r} {how} edges {', '.join(kinds) or '(none)'}{when}")
         path = [b]
         while path[-1] != a:
             path.append(parent[path[-1]])
         return [NodeId(n) for n in reversed(path)]
 
-    def _steps(
-        self, conn: sa.Connection, frontier: list[str], kinds: list[str], as_of: datetime | None, directed: bool
-    ) -> set[tuple[str, str]]:
-        """(from, to) for every edge leaving the frontier, both ways for SameAs or undirected."""
-        if not kinds:
-            return set()
-        back_kinds = kinds if not directed else [k for k in kinds if k == EdgeKind.SAME_AS.value]
-        found: set[tuple[str, str]] = set()
-        for chunk in _chunks(frontier):
-            queries = [(EDGES.c.src, EDGES.c.dst, kinds)]
-            if back_kinds:
-                queries.append((EDGES.c.dst, EDGES.c.src, back_kinds))
-            for near, far, allowed in queries:
-                where = [near.in_(list(chunk)), EDGES.c.kind.in_(allowed)]
-                if as_of is not None:
-                    where += [_valid(EDGES, as_of), _node_valid(far, as_of)]
-                found.update((h, t) for h, t in conn.execute(sa.select(near, far).where(*where)))
-        return found
-
-    # -- questions --------------------------------------------------------------------------------
     def impact(self, node: str, *, as_of: datetime | None = None) -> dict[NodeKind, set[NodeId]]:
         """Which model packages, endpoint variants and endpoints depend on ``node``.
 
         A dataset counts with all its versions (the ``version_of`` edges into it), since
         runs read versions. Every kind of ``IMPACT_KINDS`` is a key, maybe of an empty set.
         """
-        versions = self.neighbours(node, direction="in", edge_kinds=[EdgeKind.VERSION_OF], as_of=as_of)
-        starts = [node, *sorted(versions)]
-        found = self._walk(
-            starts, upstream=False, depth=None, node_kinds=IMPACT_KINDS, edge_kinds=IMPACT_EDGES, as_of=as_of
-        )
-        impact: dict[NodeKind, set[NodeId]] = {kind: set() for kind in IMPACT_KINDS}
-        for n in self.store.nodes(ids=found):
-            impact[n.kind].add(n.id)
+        with self.snapshot():
+            versions = self.neighbours(node, direction="in", edge_kinds=[EdgeKind.VERSION_OF], as_of=as_of)
+            found = self._walk([node, *sorted(versions)], False, None, IMPACT_KINDS, IMPACT_EDGES, as_of)
+            impact: dict[NodeKind, set[NodeId]] = {kind: set() for kind in IMPACT_KINDS}
+            for n in self.nodes(ids=found):
+                impact[n.kind].add(n.id)
         return impact
+
+    # -- the whole store ------------------------------------------------------------------------
+    def watermarks(self) -> dict[str, str | None]:
+        """Per source, the watermark its last written batch reached."""
+        return {r.source: r.value for r in self._rows(sa.select(WATERMARKS.c.source, WATERMARKS.c.value))}
+
+    def counts(self) -> dict[str, int]:
+        """Records per node kind and per edge kind (the kinds' values, which never collide);
+        every known kind is present, with 0 when the store has none."""
+        counts = {str(k): 0 for k in NodeKind} | {str(k): 0 for k in EdgeKind}
+        for table in (NODES, EDGES):
+            query = sa.select(table.c.kind, sa.func.count()).group_by(table.c.kind)
+            counts.update({kind: n for kind, n in self._rows(query)})
+        return counts
+
+    def dump(self) -> dict[str, list[dict[str, Any]]]:
+        """The whole graph, canonical: JSON-ready, sorted, without first/last-seen bookkeeping.
+
+        Two collections that produced the same graph dump equal, whatever the backend.
+        """
+        nodes = [
+            {"id": n.id, "kind": str(n.kind), "name": n.name, "sources": n.source.split(","), "props": n.props,
+             "valid_from": stamp(n.valid_from), "valid_to": stamp(n.valid_to)}
+            for n in self.nodes()
+        ]
+        edges = [
+            {"src": e.src, "dst": e.dst, "kind": str(e.kind), "sources": e.source.split(","), "props": e.props,
+             "valid_from": stamp(e.valid_from), "valid_to": stamp(e.valid_to)}
+            for e in self.edges()
+        ]
+        # Sorted here, not by the database: collations differ between backends.
+        nodes.sort(key=lambda n: n["id"])
+        edges.sort(key=lambda e: (e["src"], e["dst"], e["kind"], e["valid_from"] or ""))
+        return {"nodes": nodes, "edges": edges}
+
+
+def _far_node(row: Any) -> Node | None:
+    p = queries.NODE_PREFIX
+    if getattr(row, f"{p}id") is None:
+        return None
+    return Node(
+        id=NodeId(getattr(row, f"{p}id")), kind=NodeKind(getattr(row, f"{p}kind")), name=getattr(row, f"{p}name"),
+        source=",".join(getattr(row, f"{p}sources")), props=dict(getattr(row, f"{p}props")),
+        valid_from=getattr(row, f"{p}valid_from"), valid_to=getattr(row, f"{p}valid_to"),
+    )
+
+
+__all__ = ["IMPACT_EDGES", "IMPACT_KINDS", "Direction", "Graph", "Hop"]

@@ -34,9 +34,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from crossline.collectors.graph import Graph
 from crossline.collectors.model import Edge, EdgeKind, Node, NodeId, NodeKind, dataset_id
 from crossline.collectors.openlineage import facet
 from crossline.emitters.facets import CrosslineSagemakerJobRunFacet
+from crossline.collectors.store import GraphStore
 from crossline.errors import InvalidEvent
 
 SOURCE = "reconcile"
@@ -138,11 +140,12 @@ def rules(nodes: Callable[[NodeKind], Iterable[Node]], report: ReconcileReport) 
             report.unmatched[f"sagemaker {kind.value}"].append(node.id)
 
 
-def reconcile(store: Any, *, batch: int = 20_000) -> ReconcileReport:
-    """Stream each kind's nodes from the store (never all at once) and write links in batches."""
+def reconcile(store: GraphStore, *, batch: int = 20_000) -> ReconcileReport:
+    """Stream each kind's nodes through ``Graph`` (never all at once) and write links to the store in batches."""
+    graph = Graph(store)
     report = ReconcileReport()
     pending: dict[tuple[str, str, str, str], Edge] = {}
-    for edge in rules(lambda kind: store.nodes(kind=kind), report):
+    for edge in rules(lambda kind: graph.nodes(kind=kind), report):
         pending.setdefault(edge.key, edge)
         if len(pending) >= batch:
             store.write([], list(pending.values()))

@@ -15,14 +15,16 @@ Contract:
   batch never reopens an interval a newer one closed.
 - Times are UTC: naive datetimes are taken as UTC, aware ones converted; reads return
   aware UTC datetimes. Props are JSON; datetimes in them become ISO strings.
-- A node read back has ``source`` = the sorted, comma-joined sources that recorded it.
 - Edges are keyed by ``Edge.key`` (src, dst, kind, valid_from). No foreign keys: an edge
   may arrive before the nodes it joins (another source, a later batch).
 - One writer at a time per store: SQLite serialises writers (``BEGIN IMMEDIATE``); on
   PostgreSQL a concurrent writer of the same new record fails its batch, which can be
   retried whole.
 
-The store knows records, not queries: ``graph.Graph`` walks it.
+The store writes; it does not answer questions. ``graph.Graph`` is the one read API
+(``Graph(store)`` or ``Graph.open(url)``); the tables both use are in ``schema``, the
+only copy besides the migrations. ``watermark(source)`` is the one read here: where a
+source's last written batch ended, which collection resumes from.
 """
 
 from __future__ import annotations
@@ -42,79 +44,13 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
-from crossline.collectors.model import Edge, EdgeKind, Node, NodeId, NodeKind
-from crossline.errors import ConfigError, NodeNotFound, StoreUnavailable
 from crossline import times
+from crossline.collectors.model import Edge, Node
+from crossline.collectors.schema import EDGE_PK, EDGES, NODES, WATERMARKS, chunks
+from crossline.errors import ConfigError, StoreUnavailable
 from crossline.times import stamp, utc
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-# Rows per statement: well under SQLite's 32766 bound variables even for 4-column keys.
-CHUNK = 2000
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """A timestamp stored as UTC: ``timestamptz`` on PostgreSQL, naive UTC text on SQLite.
-
-    SQLite compares the stored text, so every value must be written in one zone and one
-    format for ``valid_from <= t`` to mean what it says.
-    """
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        value = utc(value)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return utc(value)
-
-
-_JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-
-# The store's view of the schema that migrations/ creates (it never calls create_all).
-METADATA = sa.MetaData()
-NODES = sa.Table(
-    "nodes",
-    METADATA,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("kind", sa.Text, nullable=False, index=True),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("sources", _JSON, nullable=False),
-    sa.Column("props", _JSON, nullable=False),
-    sa.Column("valid_from", UTCDateTime),
-    sa.Column("valid_to", UTCDateTime),
-    sa.Column("first_seen", UTCDateTime, nullable=False),
-    sa.Column("last_seen", UTCDateTime, nullable=False),
-    sqlite_with_rowid=False,
-)
-EDGES = sa.Table(
-    "edges",
-    METADATA,
-    sa.Column("src", sa.Text, nullable=False),
-    sa.Column("kind", sa.Text, nullable=False),
-    sa.Column("dst", sa.Text, nullable=False),
-    sa.Column("valid_key", sa.Text, nullable=False),
-    sa.Column("sources", _JSON, nullable=False),
-    sa.Column("props", _JSON, nullable=False),
-    sa.Column("valid_from", UTCDateTime),
-    sa.Column("valid_to", UTCDateTime),
-    sa.PrimaryKeyConstraint("src", "kind", "dst", "valid_key", name="pk_edges"),
-    sa.Index("ix_edges_dst_kind", "dst", "kind", "src"),
-    sqlite_with_rowid=False,
-)
-WATERMARKS = sa.Table(
-    "watermarks",
-    METADATA,
-    sa.Column("source", sa.Text, primary_key=True),
-    sa.Column("value", sa.Text),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
-)
-_EDGE_PK = (EDGES.c.src, EDGES.c.kind, EDGES.c.dst, EDGES.c.valid_key)
 
 
 # -- values -------------------------------------------------------------------------------
@@ -149,10 +85,6 @@ def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
 
 def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
     return b if a is None else a if b is None else max(a, b)
-
-
-def _ts(value: datetime | None) -> str | None:
-    return stamp(value)
 
 
 @dataclass
@@ -225,36 +157,6 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 def _edge_pk(row: dict[str, Any]) -> tuple[str, str, str, str]:
     return (row["src"], row["kind"], row["dst"], row["valid_key"])
-
-
-def _to_node(row: Any) -> Node:
-    return Node(
-        id=NodeId(row.id),
-        kind=NodeKind(row.kind),
-        name=row.name,
-        source=",".join(row.sources),
-        props=dict(row.props),
-        valid_from=row.valid_from,
-        valid_to=row.valid_to,
-    )
-
-
-def _to_edge(row: Any) -> Edge:
-    return Edge(
-        src=NodeId(row.src),
-        dst=NodeId(row.dst),
-        kind=EdgeKind(row.kind),
-        source=",".join(row.sources),
-        props=dict(row.props),
-        valid_from=row.valid_from,
-        valid_to=row.valid_to,
-    )
-
-
-def _chunks(items: Sequence[Any], size: int | None = None) -> Iterator[Sequence[Any]]:
-    size = size or CHUNK
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _keys(conn: Connection, names: list[str], rows: Sequence[tuple[str, ...]]) -> sa.Subquery:
@@ -427,9 +329,9 @@ class GraphStore:
         result = WriteResult()
         now = times.now()
         with self._write() as conn:
-            for chunk in _chunks(list(node_rows.values())):
+            for chunk in chunks(list(node_rows.values())):
                 self._write_nodes(conn, chunk, now, result)
-            for chunk in _chunks(list(edge_rows.values())):
+            for chunk in chunks(list(edge_rows.values())):
                 self._write_edges(conn, chunk, result)
             if watermark is not None:
                 self._set_watermark(conn, watermark[0], watermark[1], now)
@@ -463,8 +365,8 @@ class GraphStore:
             conn.execute(NODES.update().where(by_id).values(last_seen=now), seen)
 
     def _write_edges(self, conn: Connection, rows: Sequence[dict[str, Any]], result: WriteResult) -> None:
-        keys = _keys(conn, [c.name for c in _EDGE_PK], [_edge_pk(r) for r in rows])
-        on = sa.and_(*(c == keys.c[c.name] for c in _EDGE_PK))
+        keys = _keys(conn, [c.name for c in EDGE_PK], [_edge_pk(r) for r in rows])
+        on = sa.and_(*(c == keys.c[c.name] for c in EDGE_PK))
         found = conn.execute(sa.select(EDGES).select_from(keys).join(EDGES, on))
         existing = {(r.src, r.kind, r.dst, r.valid_key): r._asdict() for r in found}
         inserts, updates = [], []
@@ -476,14 +378,14 @@ class GraphStore:
                 continue
             merged = _merge(old, row)
             if any(merged[c] != old[c] for c in _EDGE_CONTENT):
-                updates.append({**{f"b_{c.name}": row[c.name] for c in _EDGE_PK}, **{c: merged[c] for c in _EDGE_CONTENT}})
+                updates.append({**{f"b_{c.name}": row[c.name] for c in EDGE_PK}, **{c: merged[c] for c in _EDGE_CONTENT}})
                 result.edges_changed += 1
             else:
                 result.edges_unchanged += 1
         if inserts:
             conn.execute(EDGES.insert(), inserts)
         if updates:
-            where = sa.and_(*(c == sa.bindparam(f"b_{c.name}") for c in _EDGE_PK))
+            where = sa.and_(*(c == sa.bindparam(f"b_{c.name}") for c in EDGE_PK))
             values = {c: sa.bindparam(c) for c in _EDGE_CONTENT}
             conn.execute(EDGES.update().where(where).values(values), updates)
 
@@ -499,111 +401,3 @@ class GraphStore:
         """The watermark ``source`` reached with its last written batch; None before any."""
         with self.engine.connect() as conn:
             return conn.execute(sa.select(WATERMARKS.c.value).where(WATERMARKS.c.source == source)).scalar()
-
-    def watermarks(self) -> dict[str, str | None]:
-        with self.engine.connect() as conn:
-            return {r.source: r.value for r in conn.execute(sa.select(WATERMARKS.c.source, WATERMARKS.c.value))}
-
-    def node(self, node_id: str) -> Node:
-        """The node ``node_id``; raises ``NodeNotFound`` naming it when the store has none."""
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(NODES).where(NODES.c.id == node_id)).first()
-        if row is None:
-            raise NodeNotFound(f"no node {node_id!r} in the graph store")
-        return _to_node(row)
-
-    def has_node(self, node_id: str) -> bool:
-        with self.engine.connect() as conn:
-            return conn.execute(sa.select(NODES.c.id).where(NODES.c.id == node_id)).first() is not None
-
-    def nodes(self, kind: NodeKind | str | None = None, ids: Iterable[str] | None = None) -> Iterator[Node]:
-        """Nodes in id order, optionally of one kind and/or among ``ids`` (unknown ids are skipped).
-
-        Reads page by page (keyset on id), so a million nodes never sit in memory and no
-        connection stays open between pages.
-        """
-        where = [] if kind is None else [NODES.c.kind == str(kind)]
-        if ids is not None:
-            for chunk in _chunks(sorted(set(ids))):
-                with self.engine.connect() as conn:
-                    query = sa.select(NODES).where(NODES.c.id.in_(chunk), *where).order_by(NODES.c.id)
-                    rows = conn.execute(query).all()
-                yield from (_to_node(r) for r in rows)
-            return
-        after: str | None = None
-        while True:
-            page = [*where] if after is None else [*where, NODES.c.id > after]
-            with self.engine.connect() as conn:
-                rows = conn.execute(sa.select(NODES).where(*page).order_by(NODES.c.id).limit(CHUNK)).all()
-            yield from (_to_node(r) for r in rows)
-            if len(rows) < CHUNK:
-                return
-            after = rows[-1].id
-
-    def edges(
-        self,
-        src: str | None = None,
-        dst: str | None = None,
-        kinds: Iterable[EdgeKind | str] | None = None,
-    ) -> Iterator[Edge]:
-        """Edges, optionally from ``src``, to ``dst`` and of ``kinds``, in key order, page by page."""
-        where = []
-        if src is not None:
-            where.append(EDGES.c.src == src)
-        if dst is not None:
-            where.append(EDGES.c.dst == dst)
-        if kinds is not None:
-            where.append(EDGES.c.kind.in_(sorted(str(k) for k in kinds)))
-        after: tuple[str, ...] | None = None
-        while True:
-            page = [*where] if after is None else [*where, sa.tuple_(*_EDGE_PK) > sa.tuple_(*after)]
-            with self.engine.connect() as conn:
-                rows = conn.execute(sa.select(EDGES).where(*page).order_by(*_EDGE_PK).limit(CHUNK)).all()
-            yield from (_to_edge(r) for r in rows)
-            if len(rows) < CHUNK:
-                return
-            after = (rows[-1].src, rows[-1].kind, rows[-1].dst, rows[-1].valid_key)
-
-    def counts(self) -> dict[str, int]:
-        """Records per node kind and per edge kind (the kinds' values, which never collide);
-        every known kind is present, with 0 when the store has none."""
-        counts = {str(k): 0 for k in NodeKind} | {str(k): 0 for k in EdgeKind}
-        with self.engine.connect() as conn:
-            for table in (NODES, EDGES):
-                query = sa.select(table.c.kind, sa.func.count()).group_by(table.c.kind)
-                counts.update({kind: n for kind, n in conn.execute(query)})
-        return counts
-
-    def dump(self) -> dict[str, list[dict[str, Any]]]:
-        """The whole graph, canonical: JSON-ready, sorted, without first/last-seen bookkeeping.
-
-        Two collections that produced the same graph dump equal, whatever the backend.
-        """
-        nodes = [
-            {
-                "id": n.id,
-                "kind": str(n.kind),
-                "name": n.name,
-                "sources": n.source.split(","),
-                "props": n.props,
-                "valid_from": _ts(n.valid_from),
-                "valid_to": _ts(n.valid_to),
-            }
-            for n in self.nodes()
-        ]
-        edges = [
-            {
-                "src": e.src,
-                "dst": e.dst,
-                "kind": str(e.kind),
-                "sources": e.source.split(","),
-                "props": e.props,
-                "valid_from": _ts(e.valid_from),
-                "valid_to": _ts(e.valid_to),
-            }
-            for e in self.edges()
-        ]
-        # Sorted here, not by the database: collations differ between backends.
-        nodes.sort(key=lambda n: n["id"])
-        edges.sort(key=lambda e: (e["src"], e["dst"], e["kind"], e["valid_from"] or ""))
-        return {"nodes": nodes, "edges": edges}

@@ -1,7 +1,8 @@
 """Write-back, opt-in: give SageMaker the links it lacks, and Marquez the SageMaker side.
 
 Contract, SageMaker (boto3; plan, then apply):
-- ``plan_writeback(store, client) -> list[Planned]`` reads the collected graph for the
+- ``plan_writeback(graph, client) -> list[Planned]`` reads the collected graph (a
+  ``Graph``, or a ``GraphStore`` read through one) for the
   facts and asks SageMaker *live* what already exists, so a plan made after ``apply``
   is empty. It never writes. What it plans:
   1. ``feature-snapshot``: each feature snapshot (a dataset a feature group
@@ -30,7 +31,7 @@ Contract, SageMaker (boto3; plan, then apply):
   A SageMaker error raises ``SourceError``.
 
 Contract, Marquez (OpenLineage events through a caller's ``OpenLineageClient``):
-- ``marquez_events(store, namespace)`` builds, from SageMaker's records in the graph:
+- ``marquez_events(graph, namespace)`` builds, from SageMaker's records in the graph:
   per model package a COMPLETE run of job ``sagemaker.model_registry.register.{group}``
   consuming the model artifact and producing the package dataset with the
   ``crossline_modelPackage`` facet; per deployment interval (a SERVES edge from a
@@ -56,12 +57,12 @@ from openlineage.client.facet_v2 import nominal_time_run
 
 from crossline.collectors import aws
 from crossline.collectors.graph import Graph
-from crossline.collectors.model import EdgeKind, Node, NodeId, NodeKind, dataset_id
+from crossline.collectors.model import EdgeKind, Node, NodeKind
 from crossline.collectors.store import GraphStore
 from crossline.emitters.facets import CrosslineDeploymentRunFacet, CrosslineModelPackageDatasetFacet
 from crossline.emitters.naming import dataset_name, parse_arn
 from crossline.emitters.producer import PRODUCER
-from crossline.errors import ConfigError, InvalidEvent, SourceError
+from crossline.errors import InvalidEvent, SourceError
 from crossline.times import coerce, stamp
 
 if TYPE_CHECKING:
@@ -176,12 +177,12 @@ def _dataset_entity(sm: _SageMaker, node: Node, uri: str) -> Entity:
     return Entity(arn, uri, "DataSet", create)
 
 
-def _training_runs(store: GraphStore) -> list[Node]:
-    return [n for n in store.nodes(kind=NodeKind.RUN) if n.props.get("sagemakerJobKind") == "training"]
+def _training_runs(graph: Graph) -> list[Node]:
+    return [n for n in graph.nodes(kind=NodeKind.RUN) if n.props.get("sagemakerJobKind") == "training"]
 
 
-def plan_writeback(store: GraphStore, client: SageMakerClient) -> list[Planned]:
-    graph, sm = Graph(store), _SageMaker(client)
+def plan_writeback(graph_or_store: Graph | GraphStore, client: SageMakerClient) -> list[Planned]:
+    graph, sm = Graph.of(graph_or_store), _SageMaker(client)
     planned: list[Planned] = []
     seen: set[tuple[str, str]] = set()
 
@@ -194,18 +195,18 @@ def plan_writeback(store: GraphStore, client: SageMakerClient) -> list[Planned]:
             return
         planned.append(item)
 
-    for run in _training_runs(store):
+    for run in _training_runs(graph):
         # 1. feature snapshots -> training dataset
         for into_run in graph.edges_of(run.id, direction="in", edge_kinds={EdgeKind.CONSUMED}):
-            training = store.node(into_run.src)
+            training = graph.node(into_run.src)
             training_uri = _uri(training)
             if training_uri is None:
                 continue
             for made in graph.edges_of(training.id, direction="in", edge_kinds={EdgeKind.PRODUCED}):
                 for read in graph.edges_of(made.src, direction="in", edge_kinds={EdgeKind.CONSUMED}):
                     groups = [e for e in graph.edges_of(read.src, direction="in", edge_kinds={EdgeKind.CONTRIBUTED_TO})
-                              if store.has_node(e.src) and store.node(e.src).kind is NodeKind.FEATURE_GROUP]
-                    snapshot = store.node(read.src)
+                              if graph.has_node(e.src) and graph.node(e.src).kind is NodeKind.FEATURE_GROUP]
+                    snapshot = graph.node(read.src)
                     snapshot_uri = _uri(snapshot)
                     if not groups or snapshot_uri is None:
                         continue
@@ -226,7 +227,7 @@ def plan_writeback(store: GraphStore, client: SageMakerClient) -> list[Planned]:
         if component is None:
             continue
         for edge in commits:
-            commit = store.node(edge.src)
+            commit = graph.node(edge.src)
             repo, version = commit.props.get("repoUrl"), commit.props.get("version")
             if not repo or not version:
                 continue
@@ -241,7 +242,7 @@ def plan_writeback(store: GraphStore, client: SageMakerClient) -> list[Planned]:
                          "edges": [f"{commit.id} -code-> {run.id}"]}))
 
     # 3. approvals crossline knows from OpenLineage -> package artifact
-    for approval in store.nodes(kind=NodeKind.APPROVAL):
+    for approval in graph.nodes(kind=NodeKind.APPROVAL):
         props = approval.props
         package_arn, status, decided = props.get("modelPackageArn"), props.get("status"), coerce(props.get("decisionTime"))
         if not package_arn or not status or decided is None:
@@ -334,9 +335,10 @@ def _run_id(*facts: str) -> str:
     return str(uuid.uuid5(RUN_NAMESPACE, "|".join(facts)))
 
 
-def marquez_events(store: GraphStore, namespace: str) -> list[RunEvent]:
+def marquez_events(graph_or_store: Graph | GraphStore, namespace: str) -> list[RunEvent]:
+    graph = Graph.of(graph_or_store)
     events: list[RunEvent] = []
-    packages = {n.id: n for n in store.nodes(kind=NodeKind.MODEL_PACKAGE)}
+    packages = {n.id: n for n in graph.nodes(kind=NodeKind.MODEL_PACKAGE)}
     for arn, package in sorted(packages.items()):
         props = package.props
         group, version, url = props.get("group"), props.get("version"), props.get("modelDataUrl")
@@ -359,8 +361,8 @@ def marquez_events(store: GraphStore, namespace: str) -> list[RunEvent]:
             producer=PRODUCER,
         ))
     for package_id in sorted(packages):
-        for edge in store.edges(src=package_id, kinds=[EdgeKind.SERVES]):
-            variant = store.node(edge.dst) if store.has_node(edge.dst) else None
+        for edge in graph.edges(src=package_id, kinds=[EdgeKind.SERVES]):
+            variant = graph.node(edge.dst) if graph.has_node(edge.dst) else None
             if variant is None or edge.valid_from is None:
                 continue
             endpoint_arn = str(variant.props.get("endpointArn") or edge.dst.split("/variant/")[0])
@@ -388,9 +390,9 @@ def marquez_events(store: GraphStore, namespace: str) -> list[RunEvent]:
     return events
 
 
-def emit_to_marquez(store: GraphStore, lineage: OpenLineageClient, namespace: str) -> WritebackReport:
+def emit_to_marquez(graph_or_store: Graph | GraphStore, lineage: OpenLineageClient, namespace: str) -> WritebackReport:
     report = WritebackReport()
-    for event in marquez_events(store, namespace):
+    for event in marquez_events(graph_or_store, namespace):
         try:
             lineage.emit(event)
         except Exception as err:  # the client's transports raise their own types (requests, urllib3, ...)
@@ -399,18 +401,11 @@ def emit_to_marquez(store: GraphStore, lineage: OpenLineageClient, namespace: st
     return report
 
 
-__all__ = ["Entity", "Planned", "WritebackReport", "apply", "emit_to_marquez", "marquez_events", "plan_writeback"]
-
-
 def sagemaker_client(*, region: str | None = None, endpoint_url: str | None = None) -> SageMakerClient:
-    """A SageMaker client for write-back; no region anywhere is a ``ConfigError`` saying where to give one."""
-    import boto3
-    from botocore.exceptions import BotoCoreError, NoRegionError
+    """A SageMaker client for write-back, made as every AWS reader makes one (``aws.Clients``);
+    no region anywhere is a ``ConfigError`` saying where to give one."""
+    return aws.Clients(aws.AwsConfig(region=region, endpoint_url=endpoint_url))("sagemaker")  # type: ignore[no-any-return]
 
-    try:
-        return boto3.client("sagemaker", region_name=region, endpoint_url=endpoint_url)
-    except NoRegionError as err:
-        raise ConfigError("no AWS region for SageMaker: pass --region, or set AWS_DEFAULT_REGION or a profile's "
-                          "region") from err
-    except BotoCoreError as err:
-        raise ConfigError(f"cannot make a SageMaker client: {err}") from err
+
+__all__ = ["Entity", "Planned", "WritebackReport", "apply", "emit_to_marquez", "marquez_events", "plan_writeback",
+           "sagemaker_client"]

@@ -38,6 +38,7 @@ def collect(
 ) -> None:
     """Collect lineage into the graph, reconcile it, and report what happened."""
     from crossline.collectors.collect import collect as run_collect
+    from crossline.collectors.graph import Graph
     from crossline.collectors.sources import source_from_config
 
     configs: list[dict[str, Any]] = []
@@ -58,7 +59,7 @@ def collect(
         summary = report.summary()
         warnings = [f"{name}: {w}" for name, r in report.sources.items() for w in r.warnings]
         warnings += [f"reconcile: {w}" for w in (report.reconcile.warnings if report.reconcile else [])]
-        counts = {k: v for k, v in store.counts().items() if v}
+        counts = {k: v for k, v in Graph(store).counts().items() if v}
         if as_json:
             echo_json({**summary, "store": store.url, "graph": counts, "warnings": warnings})
         else:

@@ -44,11 +44,11 @@ def trace(inference: str | None, endpoint: str | None, package: str | None, as_o
         raise click.UsageError("--as-of goes with --package; an inference is traced as of its own time")
     with open_graph(store_option) as graph:
         if inference:
-            result = trace_inference(graph.store, inference, endpoint)
+            result = trace_inference(graph, inference, endpoint)
             stem = inference
         else:
             package_id = resolve(graph, package, kinds=[NodeKind.MODEL_PACKAGE])
-            result = trace_package(graph.store, package_id, moment(as_of))
+            result = trace_package(graph, package_id, moment(as_of))
             stem = package_id.rsplit(":", 1)[-1].replace("/", "-")
     written = write_all(result, out_dir, stem)
     if as_json:

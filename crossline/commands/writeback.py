@@ -36,20 +36,20 @@ def writeback(sagemaker: bool, marquez_url: str | None, namespace: str, dry_run:
     with open_graph(store_option) as graph:
         if sagemaker:
             client = sagemaker_client(region=region, endpoint_url=aws_endpoint)
-            planned = plan_writeback(graph.store, client)
+            planned = plan_writeback(graph, client)
             section: dict[str, object] = {"planned": [p.as_dict() for p in planned]}
             if not dry_run:
                 section["applied"] = apply(planned, client).summary()
             report["sagemaker"] = section
         if marquez_url:
             if dry_run:
-                report["marquez"] = {"events": [e.job.name + " " + e.run.runId for e in marquez_events(graph.store, namespace)]}
+                report["marquez"] = {"events": [e.job.name + " " + e.run.runId for e in marquez_events(graph, namespace)]}
             else:
                 from openlineage.client import OpenLineageClient
                 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
                 lineage = OpenLineageClient(transport=HttpTransport(HttpConfig(url=marquez_url)))
-                report["marquez"] = emit_to_marquez(graph.store, lineage, namespace).summary()
+                report["marquez"] = emit_to_marquez(graph, lineage, namespace).summary()
     if as_json:
         echo_json(report)
         return

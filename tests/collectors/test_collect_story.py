@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from crossline.collectors.collect import collect
 from crossline.collectors.graph import Graph
 from crossline.collectors.model import NodeId, NodeKind, commit_id, inference_id, variant_id
 from crossline.collectors.store import GraphStore
+from crossline.times import parse
 
 SM = "arn:aws:sagemaker:us-east-1:123456789012"
 ENDPOINT = f"{SM}:endpoint/credit-prod"
@@ -35,7 +36,7 @@ def collected(story_graph):
 
 
 def _at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return parse(text, "test time")
 
 
 def test_inference_resolves_through_the_variant_served_at_its_time(collected) -> None:
@@ -64,10 +65,10 @@ def test_package_73_reaches_training_data_features_exclusions_code_and_approval(
         assert dataset in names, dataset
     assert not any("2027-W11" in n for n in upstream), "week 11 must not be upstream of a 12 March inference"
     assert commit_id("https://github.com/acme/credit-ml", "a14f2b9") in upstream
-    approvals = {n for n in upstream if store.node(n).kind is NodeKind.APPROVAL}
+    approvals = {n for n in upstream if graph.node(n).kind is NodeKind.APPROVAL}
     assert len(approvals) >= 1
-    assert any("risk-ops" in str(store.node(a).props) for a in approvals)
-    train_runs = [n for n in upstream if store.node(n).kind is NodeKind.RUN and "crossline_hyperparameters" in str(store.node(n).props)]
+    assert any("risk-ops" in str(graph.node(a).props) for a in approvals)
+    train_runs = [n for n in upstream if graph.node(n).kind is NodeKind.RUN and "crossline_hyperparameters" in str(graph.node(n).props)]
     assert len(train_runs) == 1
 
 
@@ -82,9 +83,9 @@ def test_reconciliation_links_both_sides_and_reports_the_rest(collected) -> None
 
 def test_collecting_again_changes_nothing(make_story_sources, collected) -> None:
     store, _ = collected
-    before = store.dump()
+    before = Graph(store).dump()
     collect(store, make_story_sources())
-    assert store.dump() == before
+    assert Graph(store).dump() == before
 
 
 KILLER = textwrap.dedent(
@@ -131,6 +132,6 @@ def test_kill_9_mid_collection_then_resume_gives_the_identical_graph(
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     with GraphStore.open(url) as store:
         collect(store, make_story_sources())
-        resumed = store.dump()
+        resumed = Graph(store).dump()
     full, _ = collected
-    assert resumed == full.dump()
+    assert resumed == Graph(full).dump()

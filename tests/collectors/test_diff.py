@@ -15,6 +15,7 @@ from crossline_bed.aws import TEST_ENV
 from crossline.cli import main
 from crossline.collectors.collect import collect
 from crossline.collectors.diff import Change, compare, diff, render
+from crossline.collectors.graph import Graph
 from crossline.collectors.model import NodeId, NodeKind
 from crossline.collectors.sources import source_from_config
 from crossline.collectors.store import GraphStore
@@ -47,7 +48,7 @@ def store(story, tmp_path_factory):
 
 
 def _training_run(store: GraphStore, week: str) -> NodeId:
-    runs = [n.id for n in store.nodes(kind=NodeKind.RUN)
+    runs = [n.id for n in Graph(store).nodes(kind=NodeKind.RUN)
             if n.props.get("sagemakerJobKind") == "training" and f"credit-xgb-{week}" in n.props["sagemakerArn"]]
     assert len(runs) == 1, runs
     return runs[0]

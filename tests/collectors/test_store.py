@@ -1,4 +1,4 @@
-"""GraphStore on SQLite and on the bed's PostgreSQL: schema, idempotent atomic writes, reads."""
+"""GraphStore on SQLite and on the bed's PostgreSQL: schema, idempotent atomic writes (read back through Graph)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from alembic.runtime.migration import MigrationContext
 
 from crossline.collectors import store as store_module
 from crossline.collectors.model import Edge, EdgeKind, Node, NodeId, NodeKind
-from crossline.collectors.store import METADATA, GraphStore, WriteResult
-from crossline.errors import ConfigError, NodeNotFound
+from crossline.collectors.graph import Graph
+from crossline.collectors.schema import METADATA, NODES
+from crossline.collectors.store import GraphStore, WriteResult
+from crossline.errors import ConfigError
 
 T0 = datetime(2027, 3, 8, tzinfo=UTC)
 T1 = datetime(2027, 3, 15, tzinfo=UTC)
@@ -43,17 +45,21 @@ BATCH_EDGES = [
 ]
 
 
+def dump(store: GraphStore) -> dict[str, Any]:
+    return Graph(store).dump()
+
+
 # -- schema ---------------------------------------------------------------------------------
 def test_open_migrates_to_head_and_twice_is_a_no_op(store_url: str) -> None:
     with GraphStore.open(store_url) as first:
-        assert first.schema_revision() == "0001"
+        assert first.schema_revision() == "0002"
         schema = _schema(first.engine)
     with GraphStore.open(store_url) as second:
-        assert second.schema_revision() == "0001"
+        assert second.schema_revision() == "0002"
         assert _schema(second.engine) == schema
     assert {"nodes", "edges", "watermarks", "crossline_graph_version"} <= set(schema)
     assert schema["edges"]["indexes"] == [("ix_edges_dst_kind", ("dst", "kind", "src"))]
-    assert schema["nodes"]["indexes"] == [("ix_nodes_kind", ("kind",))]
+    assert schema["nodes"]["indexes"] == [("ix_nodes_kind_name", ("kind", "name"))]
 
 
 def test_the_migration_builds_the_tables_the_store_queries(graph_store: GraphStore) -> None:
@@ -100,17 +106,17 @@ def test_unsupported_urls_are_a_config_error(url: str) -> None:
 def test_an_in_memory_store_keeps_its_data_between_calls() -> None:
     with GraphStore.open("sqlite://") as store:
         store.write(BATCH_NODES, BATCH_EDGES)
-        assert len(store.dump()["nodes"]) == 3
+        assert len(dump(store)["nodes"]) == 3
 
 
 # -- writing ---------------------------------------------------------------------------------
 def test_writing_the_same_batch_twice_changes_nothing(graph_store: GraphStore) -> None:
     first = graph_store.write(BATCH_NODES, BATCH_EDGES, watermark=("marquez", "w1"))
-    dumped = graph_store.dump()
+    dumped = dump(graph_store)
     second = graph_store.write(BATCH_NODES, BATCH_EDGES, watermark=("marquez", "w1"))
     assert first == WriteResult(nodes_new=3, edges_new=2)
     assert second == WriteResult(nodes_unchanged=3, edges_unchanged=2)
-    assert graph_store.dump() == dumped
+    assert dump(graph_store) == dumped
 
 
 def test_one_batch_or_many_give_the_same_graph(graph_store: GraphStore) -> None:
@@ -119,12 +125,12 @@ def test_one_batch_or_many_give_the_same_graph(graph_store: GraphStore) -> None:
     graph_store.write([], BATCH_EDGES[1:])
     with GraphStore.open("sqlite://") as other:
         other.write(BATCH_NODES, BATCH_EDGES)
-        assert graph_store.dump() == other.dump()
+        assert dump(graph_store) == dump(other)
 
 
 def test_the_dump_is_canonical_json(graph_store: GraphStore) -> None:
     graph_store.write(BATCH_NODES, BATCH_EDGES)
-    dumped = graph_store.dump()
+    dumped = dump(graph_store)
     assert dumped["nodes"][0] == {
         "id": "dataset:s3://credit:train/2027-W10",
         "kind": "dataset",
@@ -152,14 +158,14 @@ def test_the_watermark_moves_with_its_batch(graph_store: GraphStore) -> None:
     graph_store.write(BATCH_NODES[1:], [], watermark=("marquez", "2027-03-09T00:00:00Z"))
     graph_store.write([], [], watermark=("sagemaker", "token-1"))
     assert graph_store.watermark("marquez") == "2027-03-09T00:00:00Z"
-    assert graph_store.watermarks() == {"marquez": "2027-03-09T00:00:00Z", "sagemaker": "token-1"}
+    assert Graph(graph_store).watermarks() == {"marquez": "2027-03-09T00:00:00Z", "sagemaker": "token-1"}
 
 
 def test_a_write_that_fails_midway_leaves_neither_batch_nor_watermark(
     graph_store: GraphStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     graph_store.write(BATCH_NODES[:1], [], watermark=("marquez", "w1"))
-    before = graph_store.dump()
+    before = dump(graph_store)
 
     def fail(*_args: object) -> None:
         raise RuntimeError("disk on fire")
@@ -168,7 +174,7 @@ def test_a_write_that_fails_midway_leaves_neither_batch_nor_watermark(
     monkeypatch.setattr(GraphStore, "_set_watermark", fail)
     with pytest.raises(RuntimeError, match="disk on fire"):
         graph_store.write(BATCH_NODES, BATCH_EDGES, watermark=("marquez", "w2"))
-    assert graph_store.dump() == before
+    assert dump(graph_store) == before
     assert graph_store.watermark("marquez") == "w1"
 
 
@@ -193,7 +199,7 @@ _KILLED_WRITER = textwrap.dedent(
 
 def test_a_writer_killed_mid_batch_loses_the_batch_and_keeps_the_last_watermark(graph_store: GraphStore) -> None:
     graph_store.write(BATCH_NODES, BATCH_EDGES, watermark=("marquez", "w1"))
-    before = graph_store.dump()
+    before = dump(graph_store)
     child = subprocess.Popen(
         [sys.executable, "-c", _KILLED_WRITER, graph_store.engine.url.render_as_string(hide_password=False)],
         stdout=subprocess.PIPE,
@@ -205,7 +211,7 @@ def test_a_writer_killed_mid_batch_loses_the_batch_and_keeps_the_last_watermark(
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
-    assert graph_store.dump() == before
+    assert dump(graph_store) == before
     assert graph_store.watermark("marquez") == "w1"
     graph_store.write(BATCH_NODES, BATCH_EDGES, watermark=("marquez", "w2"))  # the store is usable again
     assert graph_store.watermark("marquez") == "w2"
@@ -234,13 +240,13 @@ def test_a_record_written_again_merges_into_the_stored_one(
 ) -> None:
     graph_store.write([first], [])
     result = graph_store.write([second], [])
-    stored = graph_store.dump()["nodes"][0]
+    stored = dump(graph_store)["nodes"][0]
     assert {k: stored[k] for k in expected} == expected
     assert result.nodes_changed + result.nodes_unchanged == 1
     # the same merge within one batch gives the same record
     with GraphStore.open("sqlite://") as other:
         other.write([first, second], [])
-        assert other.dump()["nodes"][0] == stored
+        assert dump(other)["nodes"][0] == stored
 
 
 def test_edges_merge_like_nodes_and_their_key_includes_valid_from(graph_store: GraphStore) -> None:
@@ -256,7 +262,7 @@ def test_edges_merge_like_nodes_and_their_key_includes_valid_from(graph_store: G
         ],
     )
     assert result == WriteResult(edges_new=2, edges_changed=1)
-    edges = graph_store.dump()["edges"]
+    edges = dump(graph_store)["edges"]
     assert [(e["kind"], e["valid_from"], e["valid_to"]) for e in edges] == [
         ("consumed", None, None),
         ("serves", T0.isoformat(), T1.isoformat()),
@@ -268,7 +274,7 @@ def test_edges_merge_like_nodes_and_their_key_includes_valid_from(graph_store: G
 
 def test_naive_datetimes_are_utc_and_reads_are_aware(graph_store: GraphStore) -> None:
     graph_store.write([node("d", valid_from=datetime(2027, 3, 8, 9, 42))], [])
-    assert graph_store.node(NodeId("d")).valid_from == datetime(2027, 3, 8, 9, 42, tzinfo=UTC)
+    assert Graph(graph_store).node(NodeId("d")).valid_from == datetime(2027, 3, 8, 9, 42, tzinfo=UTC)
     aware = datetime(2027, 3, 8, 11, 42, tzinfo=timezone(timedelta(hours=2)))
     assert graph_store.write([node("d", valid_from=aware)], []).nodes_unchanged == 1
 
@@ -276,45 +282,10 @@ def test_naive_datetimes_are_utc_and_reads_are_aware(graph_store: GraphStore) ->
 def test_first_and_last_seen_are_bookkeeping_not_content(graph_store: GraphStore) -> None:
     graph_store.write(BATCH_NODES, [])
     with graph_store.engine.connect() as conn:
-        before = conn.execute(sa.select(store_module.NODES.c.first_seen, store_module.NODES.c.last_seen)).first()
+        before = conn.execute(sa.select(NODES.c.first_seen, NODES.c.last_seen)).first()
     graph_store.write(BATCH_NODES, [])
     with graph_store.engine.connect() as conn:
-        after = conn.execute(sa.select(store_module.NODES.c.first_seen, store_module.NODES.c.last_seen)).first()
+        after = conn.execute(sa.select(NODES.c.first_seen, NODES.c.last_seen)).first()
     assert before is not None and after is not None
     assert after.first_seen == before.first_seen and after.last_seen >= before.last_seen
     assert after.first_seen.tzinfo is UTC
-
-
-# -- reading ---------------------------------------------------------------------------------
-def test_reads_filter_and_page(graph_store: GraphStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store_module, "CHUNK", 2)  # pages of two: every loop crosses a page
-    graph_store.write(BATCH_NODES, BATCH_EDGES)
-    assert graph_store.node(NodeId("run:1")) == Node(
-        NodeId("run:1"), NodeKind.RUN, "run:1", "marquez", {"hyperparameters": {"max_depth": 6, "eta": 0.2}}
-    )
-    assert [n.id for n in graph_store.nodes()] == sorted(n.id for n in BATCH_NODES)
-    assert [n.id for n in graph_store.nodes(kind=NodeKind.RUN)] == ["run:1"]
-    assert [n.id for n in graph_store.nodes(ids=["variant:v73", "nope", "run:1"])] == ["run:1", "variant:v73"]
-    assert [n.id for n in graph_store.nodes(kind="run", ids=["variant:v73", "run:1"])] == ["run:1"]
-    assert list(graph_store.edges()) == sorted(BATCH_EDGES, key=lambda e: (e.src, e.kind.value, e.dst))
-    assert [e.dst for e in graph_store.edges(src="run:1")] == ["variant:v73"]
-    assert [e.src for e in graph_store.edges(dst="run:1")] == ["dataset:s3://credit:train/2027-W10"]
-    assert [e.kind for e in graph_store.edges(kinds=[EdgeKind.SERVES])] == [EdgeKind.SERVES]
-    assert list(graph_store.edges(src="run:1", kinds=[EdgeKind.CONSUMED])) == []
-
-
-def test_an_unknown_node_is_named_in_the_error(graph_store: GraphStore) -> None:
-    with pytest.raises(NodeNotFound, match="dataset:s3://nowhere:x"):
-        graph_store.node(NodeId("dataset:s3://nowhere:x"))
-    assert graph_store.has_node(NodeId("dataset:s3://nowhere:x")) is False
-
-
-def test_counts_per_node_and_edge_kind(graph_store: GraphStore) -> None:
-    assert not {k.value for k in NodeKind} & {k.value for k in EdgeKind}, "kind values must not collide"
-    assert set(graph_store.counts().values()) == {0}
-    graph_store.write(BATCH_NODES, BATCH_EDGES)
-    counts = graph_store.counts()
-    assert {k: v for k, v in counts.items() if v} == {
-        "dataset": 1, "run": 1, "endpoint_variant": 1, "consumed": 1, "serves": 1,
-    }
-    assert set(counts) == {k.value for k in NodeKind} | {k.value for k in EdgeKind}
