@@ -1,7 +1,8 @@
 """Data-capture source: each inference an endpoint captured, as an INFERENCE node its variant SERVED.
 
 Contract: ``DataCaptureSource.read(since)`` lists, with the S3 paginator, the capture files
-SageMaker writes under each configured prefix, laid out as
+SageMaker writes under each configured prefix (or, for a prefix that is a local folder
+or ``file://`` URI, a copy of them on disk, e.g. made with ``aws s3 sync``), laid out as
 ``{prefix}/{endpoint}/{variant}/yyyy/mm/dd/hh/{MM}-{SS}-{mmm}-{uuid}.jsonl``, reads each
 JSON Lines file and yields, per record, an ``INFERENCE`` node
 (``inference_id(endpoint, inferenceId)``; props inferenceTime, eventId, endpoint, variant,
@@ -11,7 +12,9 @@ model: the variant and the time are the join key to the SageMaker source's deplo
 history (its SERVES edges into the same variant node). A record without an inferenceId
 (the caller sent none) is keyed by its eventId. The endpoint's ARN comes from
 DescribeEndpoint, once per endpoint; for an endpoint since deleted it is built with
-``sagemaker_arn`` from the region and STS's account.
+``sagemaker_arn`` from the region and STS's account. For a local folder with ``region``
+and ``account`` configured it is built from them without asking AWS (so a copy of the
+capture can be read with no AWS access at all).
 
 Watermark: a JSON object, per variant folder (``s3://bucket/prefix/endpoint/variant/``),
 of the last key read there; listing resumes with ``StartAfter``. Keys are time-ordered
@@ -32,6 +35,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -66,11 +70,15 @@ class DataCaptureConfig(aws.AwsConfig):
         aws.unknown_keys(cls, values, "data-capture source",
                          hint=["prefix(es)", *sorted(known - {"prefixes"})])
         if not values.get("prefixes"):
-            raise ConfigError("data-capture source: no 'prefixes' (e.g. s3://credit/datacapture/)")
+            raise ConfigError("data-capture source: no 'prefixes' (e.g. s3://credit/datacapture/, or a local copy's folder)")
         try:
             made = cls(**values)
             for prefix in made.prefixes:
-                s3_location(prefix)
+                if is_local(prefix):
+                    if not _local_root(prefix).is_dir():
+                        raise ConfigError(f"data-capture source: {prefix} is neither an s3:// prefix nor a folder")
+                else:
+                    s3_location(prefix)
         except (TypeError, InvalidEvent) as err:
             raise ConfigError(f"data-capture source: {err}") from err
         aws.check_aws(made, "data-capture source")
@@ -90,18 +98,32 @@ class DataCaptureReport:
         return {"scanned": dict(self.scanned), "warnings": list(self.warnings)}
 
 
+def is_local(prefix: str) -> bool:
+    """A prefix that is not an S3 URI names a folder on this machine (a path or ``file://``)."""
+    return "://" not in prefix or prefix.startswith("file://")
+
+
+def _local_root(prefix: str) -> Path:
+    return Path(prefix.removeprefix("file://")).expanduser().resolve()
+
+
 @dataclass(frozen=True)
 class _Folder:
-    """One variant's capture folder."""
+    """One variant's capture folder: ``bucket`` is an S3 bucket, or a local root folder."""
 
     bucket: str
     key: str  # ends with "/"
     endpoint: str
     variant: str
+    local: bool = False
 
     @property
     def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
+        return file_uri(self.bucket, self.key) if self.local else f"s3://{self.bucket}/{self.key}"
+
+
+def file_uri(root: str, key: str) -> str:
+    return (Path(root) / key).as_uri() + ("/" if key.endswith("/") else "")
 
 
 class _FolderFailed(Exception):
@@ -159,16 +181,21 @@ class DataCaptureSource(Source):
     def _folders(self) -> Iterator[_Folder]:
         """Every ``{prefix}/{endpoint}/{variant}/`` folder, in key order."""
         for prefix in self.config.prefixes:
-            bucket, key = s3_location(prefix)
+            local = is_local(prefix)
+            bucket, key = (str(_local_root(prefix)), "") if local else s3_location(prefix)
             base = key if not key or key.endswith("/") else f"{key}/"
-            for endpoint_key in self._subfolders(bucket, base):
-                for variant_key in self._subfolders(bucket, endpoint_key):
+            for endpoint_key in self._subfolders(bucket, base, local):
+                for variant_key in self._subfolders(bucket, endpoint_key, local):
                     endpoint = endpoint_key[len(base):].rstrip("/")
                     variant = variant_key[len(endpoint_key):].rstrip("/")
                     self.report.scanned["variant"] += 1
-                    yield _Folder(bucket, variant_key, endpoint, variant)
+                    yield _Folder(bucket, variant_key, endpoint, variant, local)
 
-    def _subfolders(self, bucket: str, prefix: str) -> Iterator[str]:
+    def _subfolders(self, bucket: str, prefix: str, local: bool = False) -> Iterator[str]:
+        if local:
+            folder = Path(bucket) / prefix
+            yield from sorted(f"{prefix}{p.name}/" for p in folder.iterdir() if p.is_dir())
+            return
         try:
             for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
                 for common in page.get("CommonPrefixes", []):
@@ -180,6 +207,11 @@ class DataCaptureSource(Source):
 
     def _keys(self, folder: _Folder, after: str | None) -> Iterator[str]:
         """Capture files of one variant folder after ``after``, oldest first (keys sort by time)."""
+        if folder.local:
+            root = Path(folder.bucket)
+            found = (p.relative_to(root).as_posix() for p in (root / folder.key).rglob("*.jsonl") if p.is_file())
+            yield from sorted(k for k in found if after is None or k > after)
+            return
         params: dict[str, Any] = {"Bucket": folder.bucket, "Prefix": folder.key}
         if after:
             params["StartAfter"] = after
@@ -194,11 +226,16 @@ class DataCaptureSource(Source):
             raise aws.unreachable(err, f"listing {folder.uri}", "S3") from err
 
     def _file(self, folder: _Folder, key: str, marks: dict[str, str]) -> Iterator[Batch]:
-        uri = f"s3://{folder.bucket}/{key}"
+        uri = file_uri(folder.bucket, key) if folder.local else f"s3://{folder.bucket}/{key}"
         self.report.scanned["file"] += 1
         batch = self._batch(marks, scanned=1)
         try:
-            body = self.s3.get_object(Bucket=folder.bucket, Key=key)["Body"].read()
+            if folder.local:
+                body = (Path(folder.bucket) / key).read_bytes()
+            else:
+                body = self.s3.get_object(Bucket=folder.bucket, Key=key)["Body"].read()
+        except OSError as err:
+            raise _FolderFailed(f"cannot read {uri}: {err}; {folder.uri} stops here until the next read") from err
         except ClientError as err:
             if aws.error_code(err) in aws.S3_GONE:
                 self._warn(f"{uri} was deleted before it could be read: skipped", batch)
@@ -214,7 +251,7 @@ class DataCaptureSource(Source):
         except UnicodeDecodeError as err:
             text = ""
             self._warn(f"{uri} is not UTF-8 ({err}): skipped", batch)
-        endpoint_arn = self._endpoint_arn(folder.endpoint) if text.strip() else ""
+        endpoint_arn = self._endpoint_arn(folder.endpoint, folder.local) if text.strip() else ""
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
@@ -272,10 +309,17 @@ class DataCaptureSource(Source):
                     valid_from=at)
         return node, edge
 
-    def _endpoint_arn(self, endpoint: str) -> str:
+    def _endpoint_arn(self, endpoint: str, local: bool = False) -> str:
         """The endpoint's ARN as SageMaker gives it; built from region and account if it is gone."""
         arn = self._endpoint_arns.get(endpoint)
         if arn is not None:
+            return arn
+        if local and self.config.region and self.config.account:
+            try:
+                arn = sagemaker_arn("endpoint", endpoint, region=self.config.region, account=self.config.account)
+            except InvalidEvent as bad:
+                raise ConfigError(f"data-capture source: cannot name endpoint {endpoint!r}: {bad}") from bad
+            self._endpoint_arns[endpoint] = arn
             return arn
         try:
             arn = self.sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointArn"]

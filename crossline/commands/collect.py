@@ -26,15 +26,19 @@ from crossline.errors import EXIT_FINDINGS
               help="Read OpenLineage JSONL files (a file, a folder or a glob); repeatable.")
 @click.option("--marquez", "marquez_url", default=None, metavar="URL", help="Read Marquez's API at this URL.")
 @click.option("--sagemaker", is_flag=True, help="Read SageMaker's lineage, jobs, registry and endpoints.")
-@click.option("--data-capture", "capture_prefixes", multiple=True, metavar="S3_PREFIX",
-              help="Read endpoint data capture under this S3 prefix; repeatable.")
+@click.option("--data-capture", "capture_prefixes", multiple=True, metavar="PREFIX",
+              help="Read endpoint data capture under this S3 prefix, or in a local copy of it (a folder); "
+                   "repeatable.")
 @click.option("--region", default=None, help="AWS region (default: boto3's configuration, e.g. AWS_DEFAULT_REGION).")
+@click.option("--account", default=None, help="AWS account of a local data-capture copy's endpoints (with --region, "
+                                              "no AWS call is needed to name them).")
 @click.option("--aws-endpoint", default=None, metavar="URL", help="AWS endpoint URL (e.g. the bed's moto server).")
 @click.option("--strict", is_flag=True, help="Exit 1 when any input was warned about.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def collect(
     store_option: str | None, openlineage_paths: tuple[str, ...], marquez_url: str | None, sagemaker: bool,
-    capture_prefixes: tuple[str, ...], region: str | None, aws_endpoint: str | None, strict: bool, as_json: bool,
+    capture_prefixes: tuple[str, ...], region: str | None, account: str | None, aws_endpoint: str | None, strict: bool,
+    as_json: bool,
 ) -> None:
     """Collect lineage into the graph, reconcile it, and report what happened."""
     from crossline.collectors.collect import collect as run_collect
@@ -50,7 +54,8 @@ def collect(
     if sagemaker:
         configs.append({"type": "sagemaker", **aws})
     if capture_prefixes:
-        configs.append({"type": "data-capture", "prefixes": list(capture_prefixes), **aws})
+        configs.append({"type": "data-capture", "prefixes": list(capture_prefixes), **aws,
+                        **({"account": account} if account else {})})
     if not configs:
         raise click.UsageError("name at least one source: --openlineage, --marquez, --sagemaker or --data-capture")
     sources = [source_from_config(c) for c in configs]

@@ -234,7 +234,8 @@ def test_unreachable_s3_is_a_source_error() -> None:
     ("config", "message"),
     [
         ({}, "no 'prefixes'"),
-        ({"prefix": "credit/datacapture"}, "not an S3 URI"),
+        ({"prefix": "credit/datacapture"}, "neither an s3:// prefix nor a folder"),
+        ({"prefix": "gs://credit/datacapture"}, "not an S3 URI"),
         ({"prefix": "s3://credit/datacapture/", "bucket": "credit"}, "unknown keys"),
         ({"prefix": "s3://credit/datacapture/", "chunk_size": 0}, "chunk_size must be a positive integer"),
     ],
@@ -264,3 +265,34 @@ def test_a_large_file_comes_in_bounded_batches_and_only_its_end_moves_the_waterm
     assert [len(b.nodes) for b in buffered] == [1, 1, 1]
     folder = "s3://credit/datacapture/credit-prod/credit-prod-v74/"
     assert [json.loads(b.watermark)[folder] == key for b in buffered] == [False, False, True]
+
+
+def _sync(bed: Bed, dest) -> None:  # type: ignore[no-untyped-def]
+    """What `aws s3 sync s3://credit/datacapture/ dest` leaves: the same layout on disk."""
+    for page in bed.s3.get_paginator("list_objects_v2").paginate(Bucket="credit", Prefix="datacapture/"):
+        for item in page.get("Contents", []):
+            target = dest / item["Key"].removeprefix("datacapture/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(bed.s3.get_object(Bucket="credit", Key=item["Key"])["Body"].read())
+
+
+def test_a_local_copy_of_the_capture_reads_like_s3_with_no_aws_at_all(bed: Bed, source: DataCaptureSource,
+                                                                      tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A team that synced its capture files reads them with region and account: same inferences, same joins."""
+    _sync(bed, tmp_path / "capture")
+    local = DataCaptureSource.from_config({"prefixes": [f"file://{tmp_path / 'capture'}"], "region": REGION,
+                                           "account": "123456789012", "endpoint_url": "http://127.0.0.1:9"})
+    from_disk, from_s3 = read(local), read(source)
+    assert sorted(n.id for n in from_disk.nodes) == sorted(n.id for n in from_s3.nodes)
+    assert sorted((e.src, e.dst, e.valid_from) for e in from_disk.edges) == sorted(
+        (e.src, e.dst, e.valid_from) for e in from_s3.edges)
+    loan = from_disk.node(inference_id("credit-prod", "loan-8231"))
+    assert loan.props["captureFile"].startswith(f"file://{tmp_path}/capture/credit-prod/credit-prod-v73/2027/03/12/")
+    assert not from_disk.warnings
+    # resumes from its watermark like the S3 reading does
+    assert read(local, from_disk.watermark).nodes == []
+
+
+def test_a_local_prefix_that_is_not_a_folder_is_a_config_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match="neither an s3:// prefix nor a folder"):
+        DataCaptureSource.from_config({"prefixes": [str(tmp_path / "missing")]})
