@@ -146,11 +146,12 @@ def lineage_status(spool_dir: Path | None) -> None:
 def _register() -> None:
     from crossline.commands.collect import collect
     from crossline.commands.query import query
+    from crossline.commands.sample import sample
     from crossline.commands.settings import show_config
     from crossline.commands.trace import trace
     from crossline.commands.writeback import writeback
 
-    for command in (collect, trace, query, writeback, show_config):
+    for command in (collect, trace, query, writeback, show_config, sample):
         main.add_command(command)
 
 

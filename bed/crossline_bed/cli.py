@@ -8,6 +8,8 @@ product's exit code. Subcommands:
 - ``crossline-bed demo``: the credit-scoring story end to end on the embedded default
   (AWS emulation as a child process, Airflow, events to a file, a SQLite graph), then the
   regulator's trace. ``make demo`` runs it.
+- ``crossline-bed sample --out DIR``: the story's OpenLineage events and data capture,
+  as the sample the product ships (``crossline sample``).
 - ``crossline-bed marquez up|down|status``: a Marquez backend on loopback (real Marquez
   0.50.0 when its jars can be had, else crossline's stand-in).
 - ``crossline-bed aws``: the moto server with the bed's extensions (SageMaker lineage
@@ -60,6 +62,16 @@ def demo(out: Path, marquez_url: str | None, store_url: str | None) -> None:
     from crossline_bed.demo import run
 
     run(out, console, marquez_url=marquez_url, store_url=store_url)
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Folder to write the sample into (crossline/samples/credit refreshes the shipped one).")
+def sample(out: Path) -> None:
+    """Play the story and write its OpenLineage events and data capture as crossline's sample."""
+    from crossline_bed.sample import make_sample
+
+    make_sample(out, console)
 
 
 @main.group()

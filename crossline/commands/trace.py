@@ -37,6 +37,7 @@ def trace(inference: str | None, endpoint: str | None, package: str | None, as_o
     from crossline.collectors.report import to_tree, write_all
     from crossline.collectors.resolve import resolve
     from crossline.collectors.trace import trace_inference, trace_package
+    from rich.markup import escape
 
     if bool(inference) == bool(package):
         raise click.UsageError("give an INFERENCE id, or --package with a model package's ARN or group/version")
@@ -58,7 +59,7 @@ def trace(inference: str | None, endpoint: str | None, package: str | None, as_o
     console = err()
     for kind, path in written.items():
         console.print(f"{kind}: {path}", markup=False)
-    for gap in result.gaps:
-        console.print(f"[yellow]gap:[/] {gap}")
+    for gap in dict.fromkeys(result.gaps):
+        console.print(f"[yellow]gap:[/] {escape(gap)}")
     if result.gaps:
         raise SystemExit(EXIT_FINDINGS)
