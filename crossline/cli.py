@@ -17,10 +17,8 @@ libraries log to stderr; the default is ``warning``.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from pathlib import Path
 
 import click
 from rich.console import Console
@@ -45,7 +43,9 @@ console = Console(stderr=True, highlight=False, soft_wrap=True)
 def _fail(message: str, code: int) -> None:
     from rich.markup import escape
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]crossline:[/] {escape(message)}")
+    from crossline.redact import redact_text  # an error may quote a URL with its credentials
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]crossline:[/] {escape(redact_text(message))}")
     sys.exit(code)
 
 
@@ -106,52 +106,16 @@ def main(log_level: str | None, verbose: int) -> None:
     _configure_logging(chosen)
 
 
-@main.group()
-def lineage() -> None:
-    """The durable lineage transport's spool: events the backend has not taken yet."""
-
-
-@lineage.command("replay")
-@click.option("--spool", "spool_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Spool folder. Default: the configured transport's, else CROSSLINE_SPOOL_DIR, "
-                   "else $CROSSLINE_HOME/spool.")
-@click.option("--url", default=None, help="Backend URL. Default: the configured transport's, else OPENLINEAGE_URL.")
-@click.option("--wait", type=float, default=30.0, show_default=True,
-              help="Seconds to wait for another process that is replaying.")
-def lineage_replay(spool_dir: Path | None, url: str | None, wait: float) -> None:
-    """Send spooled events, oldest first; exit 1 if some are left (backend down or busy)."""
-    from crossline.emitters.transport.durable import transport_from_config
-
-    transport = transport_from_config(spool_dir=spool_dir, url=url)
-    try:
-        report = transport.replay(wait=wait)
-    finally:
-        transport.http.close()
-    click.echo(json.dumps({"url": transport.url, "spool": str(transport.spool.directory), **report.as_dict()},
-                          indent=2))
-    if report.remaining:
-        sys.exit(1)
-
-
-@lineage.command("status")
-@click.option("--spool", "spool_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Spool folder (default as for replay).")
-def lineage_status(spool_dir: Path | None) -> None:
-    """Print pending and rejected events (count, bytes, oldest) as JSON."""
-    from crossline.emitters.transport.durable import spool_from_config
-
-    click.echo(json.dumps(spool_from_config(spool_dir).status().as_dict(), indent=2))
-
-
 def _register() -> None:
     from crossline.commands.collect import collect
+    from crossline.commands.lineage import lineage
     from crossline.commands.query import query
     from crossline.commands.sample import sample
     from crossline.commands.settings import show_config
     from crossline.commands.trace import trace
     from crossline.commands.writeback import writeback
 
-    for command in (collect, trace, query, writeback, show_config, sample):
+    for command in (collect, trace, query, writeback, lineage, show_config, sample):
         main.add_command(command)
 
 

@@ -1,233 +1,89 @@
-"""Durable HTTP delivery: the OpenLineage ``HttpTransport`` with an on-disk spool.
+"""Durable HTTP delivery: the task's thread only spools; a background sender delivers.
 
 Contract:
 
-- ``DurableHttpTransport.emit(event)`` never raises. It is the fail-open boundary: every
-  error is caught here, logged and counted in ``transport.stats``. Inside, the library
-  raises typed errors (``BackendUnavailable``, ``EventRejected``, ``SpoolFull``,
-  ``ConfigError``).
-- **Outcomes.** 2xx: delivered. No answer (connection refused, timeout), 5xx, 408, 429,
-  and the statuses that say the *setup* is wrong rather than the event (401, 403, 404:
-  credentials or endpoint), i.e. ``retry_status``: the event is spooled and delivered
-  later. Any other 4xx: the backend refuses this event, so it is moved to ``rejected/``
-  with the backend's answer, logged as an error and counted, and never retried.
-- **Order.** If the spool holds events, ``emit`` first replays them oldest first; the new
-  event is sent directly only when the spool is empty, otherwise it is spooled behind
-  them. Replay stops at the first event the backend does not take, so order is kept.
-- **Idempotent replay, at least once.** A spooled file is deleted only after a 2xx.
-  Only the holder of the spool's ``flock`` sends spooled files, so concurrent emitters
-  and ``crossline lineage replay`` in several processes never send one file twice. A
-  crash between the 2xx and the delete resends that one event: at least once.
-- **Bound.** When spooling would take the folder over ``max_bytes`` the *new* event is
-  dropped, counted, and a warning is logged once per crossing of the bound. We drop the
-  new event rather than the oldest because the spooled events are an ordered history the
-  backend has not seen yet (a run's START before its COMPLETE); dropping from the head
-  would leave Marquez with runs that complete without having started, while dropping at
-  the tail loses only the most recent facts, and says so in the log.
+- ``DurableHttpTransport.emit(event)`` never raises, never touches the network and never
+  reads the spool. It redacts the event (``crossline.redact``, with the config's
+  ``redact_keys``), serializes it as the OpenLineage ``Serde`` does, appends it durably
+  to the spool (write under ``tmp/``, fsync, rename), wakes the sender and returns
+  ``Outcome.SPOOLED``. An event JSON cannot carry (NaN, Infinity) is kept in
+  ``rejected/`` at once (``Outcome.REJECTED``); a full spool drops the *new* event
+  (``Outcome.DROPPED``, one warning per crossing of the bound: the spooled events are an
+  ordered history, a run's START before its COMPLETE, and dropping the tail loses only the
+  newest facts); any other error is logged and counted (``Outcome.FAILED``). It is the
+  fail-open boundary; inside, the library raises typed errors.
+- **Delivery** runs in a background thread per transport (``sender.Sender``), made again
+  in a forked child (Airflow's task runners fork), and in ``replay()``. Both use
+  ``sender.drain``: oldest first, every failure classified (``delivery``), retries with
+  backoff and ``Retry-After``, a persisted attempt budget per event, quarantine to
+  ``rejected/`` with the reason, so one poisoned event never holds the rest and an
+  outage never quarantines anything. Only the holder of the spool's ``flock`` sends, so
+  processes sharing a spool never send one file twice; a crash between the 2xx and the
+  delete resends that one event: at least once.
+- **Shutdown.** ``close(timeout)`` (and, at interpreter exit, an ``atexit`` hook for
+  every transport of the process) lets the sender deliver for at most ``timeout``
+  seconds, bounded by ``shutdown_timeout`` (default 2 s; a negative timeout means that
+  bound); what is left stays spooled for the next process or ``crossline lineage
+  replay``. It returns whether the spool is empty. A process that ends with
+  ``os._exit`` (Airflow's listener children do) skips this; its events wait in the
+  spool for the next sender of that spool.
+- Nothing it logs or reports holds a credential: the URL shown (``url``) has none, and
+  every message goes through ``crossline.redact``.
 
 Configure it the OpenLineage way, by dotted path or, once ``crossline.emitters.transport``
-is imported, by kind::
+is imported, by kind (``config`` gives every key and the precedence)::
 
     transport:
       type: crossline.emitters.transport.durable.DurableHttpTransport   # or: crossline_durable_http
       url: http://marquez:5000
       spool_dir: /var/lib/crossline/spool
-      max_bytes: 104857600
 """
 
 from __future__ import annotations
 
-import enum
+import atexit
+import json
 import logging
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-import attr
-import requests
 from openlineage.client.serde import Serde
-from openlineage.client.transport.http import HttpConfig, HttpTransport
-from openlineage.client.transport.transport import Config, Transport
+from openlineage.client.transport.http import HttpTransport
+from openlineage.client.transport.transport import Transport
 
-from crossline import config as crossline_config
-from crossline.emitters.transport.spool import Spool, SpoolStatus
-from crossline.errors import BackendUnavailable, ConfigError, EventRejected, SpoolFull
+from crossline.emitters.transport.config import (  # noqa: F401  re-exported
+    DEFAULT_HTTP_RETRY,
+    DEFAULT_MAX_BYTES,
+    DEFAULTS,
+    DurableHttpConfig,
+)
+from crossline.emitters.transport.delivery import Poster
+from crossline.emitters.transport.sender import Policy, Sender, drain
+from crossline.emitters.transport.spool import Spool
+from crossline.emitters.transport.status import DeliveryStats, DrainReport, Outcome, SpoolStatus
+from crossline.errors import ConfigError, SpoolFull
+from crossline.redact import RedactingFilter, redact, redact_text, secret_keys
 
 if TYPE_CHECKING:
     from openlineage.client.client import Event
 
 log = logging.getLogger(__name__)
+log.addFilter(RedactingFilter())
+# The OpenLineage client logs whole events and transport configs at DEBUG; redact those too.
+for _name in ("openlineage.client.client", "openlineage.client.transport.http"):
+    logging.getLogger(_name).addFilter(RedactingFilter())
 
-DEFAULT_MAX_BYTES = 100 * 1024 * 1024
-SPOOL_DIR_ENV = "CROSSLINE_SPOOL_DIR"
-MAX_BYTES_ENV = "CROSSLINE_SPOOL_MAX_BYTES"
-# 408/429 and 5xx: the backend is busy or down. 401/403/404: our credentials or endpoint
-# are wrong, which every event suffers alike; keep the events until the setup is fixed
-# instead of condemning each one to rejected/.
-DEFAULT_RETRY_STATUS = (401, 403, 404, 408, 429)
-# The spool is the retry: urllib3's own retries (5, with backoff, in the plain
-# HttpTransport) would hold a task for seconds per event while the backend is down.
-DEFAULT_HTTP_RETRY: dict[str, Any] = {
-    "total": 1,
-    "connect": 1,
-    "read": 0,
-    "status": 0,
-    "backoff_factor": 0.0,
-    "status_forcelist": [],
-    "allowed_methods": ["POST"],
-}
-
-# Our keys, each with the spellings OpenLineage config sources produce: camelCase and
-# snake_case from openlineage.yml, lower-cased from OPENLINEAGE__TRANSPORT__* variables.
-_KEYS = {
-    "spool_dir": ("spool_dir", "spoolDir", "spooldir"),
-    "max_bytes": ("max_bytes", "maxBytes", "maxbytes"),
-    "retry_status": ("retry_status", "retryStatus", "retrystatus"),
-    "failure_backoff": ("failure_backoff", "failureBackoff", "failurebackoff"),
-    "fsync": ("fsync",),
-}
+ReplayReport = DrainReport  # what replay() returns (the name the CLI and older callers use)
+_live: weakref.WeakSet[DurableHttpTransport] = weakref.WeakSet()
 
 
-
-
-class Outcome(str, enum.Enum):
-    SENT = "sent"  # delivered now, directly
-    SPOOLED = "spooled"  # on disk, to be delivered by a later emit or replay
-    REJECTED = "rejected"  # the backend refused it; kept in rejected/
-    DROPPED = "dropped"  # the spool was full
-    FAILED = "failed"  # an unexpected error at the boundary; logged
-
-
-@attr.define
-class DeliveryStats:
-    """Counters of one transport, since it was made."""
-
-    sent: int = 0
-    spooled: int = 0
-    replayed: int = 0
-    rejected: int = 0
-    dropped: int = 0
-    errors: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return attr.asdict(self)
-
-
-@attr.define
-class ReplayReport:
-    sent: int = 0
-    rejected: int = 0
-    remaining: int = 0
-    busy: bool = False  # another process held the drain lock
-    error: str | None = None  # why replay stopped early, if it did
-
-    def as_dict(self) -> dict[str, Any]:
-        return attr.asdict(self)
-
-
-def _pick(params: dict[str, Any], key: str) -> Any:
-    for spelling in _KEYS[key]:
-        if spelling in params:
-            return params[spelling]
-    return None
-
-
-@attr.define
-class DurableHttpConfig(Config):
-    """Configuration of ``DurableHttpTransport``.
-
-    Each setting is taken from the first of these that gives it:
-
-    1. the transport's own config dict, i.e. what the OpenLineage client resolved from
-       (in its order) the config passed to ``OpenLineageClient(config=...)``, the
-       ``openlineage.yml`` file (``$OPENLINEAGE_CONFIG``, the working directory,
-       ``~/.openlineage``) and ``OPENLINEAGE__TRANSPORT__*`` variables. Keys may be
-       snake_case or camelCase: ``spool_dir``, ``max_bytes``, ``retry_status``,
-       ``failure_backoff``, ``fsync``; every ``HttpTransport`` key (``url``, ``endpoint``,
-       ``timeout``, ``auth``, ``compression``, ``custom_headers``, ``retry``, ...) passes
-       through to the wrapped transport unchanged;
-    2. crossline's variables: ``CROSSLINE_SPOOL_DIR`` and ``CROSSLINE_SPOOL_MAX_BYTES``;
-    3. ``$CROSSLINE_HOME/spool`` (see ``crossline.config.home()``) for the folder;
-    4. the defaults: ``max_bytes`` 100 MiB, ``retry_status`` 401/403/404/408/429 (and
-       every 5xx), ``failure_backoff`` 0 s, ``fsync`` on, and urllib3 retry of one quick
-       reconnect (``DEFAULT_HTTP_RETRY``) instead of the plain transport's five with
-       backoff, because the spool is the retry.
-
-    A malformed value is a ``ConfigError`` naming the key.
-    """
-
-    http: HttpConfig
-    spool_dir: Path
-    max_bytes: int = DEFAULT_MAX_BYTES
-    retry_status: frozenset[int] = frozenset(DEFAULT_RETRY_STATUS)
-    failure_backoff: float = 0.0
-    fsync: bool = True
-
-    @classmethod
-    def from_dict(cls, params: dict[str, Any]) -> DurableHttpConfig:
-        params = dict(params)
-        ours = {key: _pick(params, key) for key in _KEYS}
-        for spellings in _KEYS.values():
-            for spelling in spellings:
-                params.pop(spelling, None)
-        params.pop("type", None)
-        if "retry" not in params:
-            params["retry"] = dict(DEFAULT_HTTP_RETRY)
-        try:
-            http = HttpConfig.from_dict(params)
-        except (RuntimeError, ValueError, KeyError, TypeError) as err:
-            raise ConfigError(f"durable lineage transport: {err}") from err
-
-        spool_dir = ours["spool_dir"] or os.environ.get(SPOOL_DIR_ENV) or None
-        max_bytes = ours["max_bytes"] if ours["max_bytes"] is not None else os.environ.get(MAX_BYTES_ENV) or None
-        retry_status = ours["retry_status"]
-        return cls(
-            http=http,
-            spool_dir=Path(spool_dir).expanduser() if spool_dir else crossline_config.home() / "spool",
-            max_bytes=_as_int("max_bytes", max_bytes, DEFAULT_MAX_BYTES),
-            retry_status=frozenset(_as_int("retry_status", s, 0) for s in retry_status)
-            if retry_status is not None
-            else frozenset(DEFAULT_RETRY_STATUS),
-            failure_backoff=_as_float("failure_backoff", ours["failure_backoff"], 0.0),
-            fsync=_as_bool("fsync", ours["fsync"], True),
-        )
-
-
-def _as_int(key: str, raw: Any, default: int) -> int:
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"durable lineage transport: {key}={raw!r} is not an integer") from err
-    if key == "max_bytes" and value <= 0:
-        raise ConfigError(f"durable lineage transport: max_bytes={value} must be positive")
-    return value
-
-
-def _as_float(key: str, raw: Any, default: float) -> float:
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"durable lineage transport: {key}={raw!r} is not a number") from err
-
-
-def _as_bool(key: str, raw: Any, default: bool) -> bool:
-    if raw is None or raw == "":
-        return default
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"durable lineage transport: {key}={raw!r} is not a boolean")
+def _non_serializable(obj: object) -> str:
+    return f"<<non-serializable: {type(obj).__qualname__}>>"
 
 
 class DurableHttpTransport(Transport):
@@ -236,224 +92,208 @@ class DurableHttpTransport(Transport):
 
     def __init__(self, config: DurableHttpConfig) -> None:
         self.config = config
-        self.http = HttpTransport(config.http)
-        self.url = urljoin(self.http.url, self.http.endpoint)
+        self.http = HttpTransport(config.http)  # its URL has no credentials (see config)
+        post_url = urljoin(self.http.url, self.http.endpoint)
+        self.url = redact_text(post_url)
+        self.poster = Poster(self.http, post_url, self.url, config.basic_auth)
         self.spool = Spool(config.spool_dir, config.max_bytes, fsync=config.fsync)
+        self.policy = Policy.of(config)
         self.stats = DeliveryStats()
+        self._keys = secret_keys(config.redact_keys)
         self._full = False  # past the bound since the last successful spool write
-        self._down = False  # the last attempt failed; log the next failure at debug only
-        self._down_until = 0.0  # monotonic time before which we do not try the backend
-        self._lock = threading.Lock()
+        self._sender: Sender | None = None
+        self._sender_lock = threading.Lock()
         self._pid = os.getpid()
+        _live.add(self)
 
     def __str__(self) -> str:
         return f"<DurableHttpTransport(url={self.url}, spool={self.spool.directory})>"
 
     # -- the boundary ------------------------------------------------------------------
     def emit(self, event: Event) -> Outcome:  # type: ignore[override]
-        """Deliver or spool ``event``; never raises into the caller's task."""
+        """Spool ``event`` for the background sender; never raises into the caller's task."""
         try:
-            body = Serde.to_json(event)
+            doc = redact(Serde.to_dict(event), self._keys)
+            try:
+                body = json.dumps(doc, sort_keys=True, allow_nan=False, default=_non_serializable)
+            except ValueError:  # NaN or Infinity: no backend can read it as JSON
+                body = json.dumps(doc, sort_keys=True, default=_non_serializable)
+                path = self.spool.reject_new(body, "not valid JSON: a number is NaN or Infinity")
+                self.stats.rejected += 1
+                log.error("crossline lineage: an event holds NaN or Infinity, which JSON cannot carry; "
+                          "kept in %s and not sent", path)
+                return Outcome.REJECTED
         except Exception:  # the boundary: a bad event must not fail the task
             self.stats.errors += 1
             log.exception("crossline lineage: could not serialize an OpenLineage event; it is lost")
             return Outcome.FAILED
         try:
-            self._after_fork()
-            with self._lock:
-                return self._emit(body)
-        except Exception:  # the boundary
-            self.stats.errors += 1
-            log.exception("crossline lineage: unexpected error delivering an event to %s", self.url)
-            return Outcome.FAILED
-
-    def _after_fork(self) -> None:
-        """In a forked child (Airflow's task runner), stop using the parent's lock and sockets.
-
-        The child inherits the HTTP session's pooled connections; writing to them would
-        interleave with the parent's requests, and closing them could end the parent's
-        TLS session. So the child forgets the session (unclosed) and makes its own.
-        """
-        if self._pid == os.getpid():
-            return
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
-        self.http.session = None  # the property makes a fresh session on next use
-
-    def close(self, timeout: float = -1) -> bool:
-        """Try once more to empty the spool, then close the HTTP session."""
-        try:
-            if self.spool.has_pending():
-                self._drain(wait=0.0)
-            return not self.spool.has_pending()
-        except Exception:  # the boundary
-            self.stats.errors += 1
-            log.exception("crossline lineage: error draining the spool on close")
-            return False
-        finally:
-            self.http.close()
-
-    # -- library (typed errors inside) -------------------------------------------------
-    def replay(self, wait: float = 30.0) -> ReplayReport:
-        """Send spooled events oldest first until none is left or the backend stops taking them.
-
-        Waits up to ``wait`` seconds for another drainer; raises nothing for a backend
-        that is down (the report says why it stopped), ``ConfigError`` for a spool it
-        cannot use.
-        """
-        self._after_fork()
-        with self._lock:
-            self._down_until = 0.0
-            return self._drain(wait=wait)
-
-    def status(self) -> SpoolStatus:
-        return self.spool.status()
-
-    def _emit(self, body: str) -> Outcome:
-        if self.spool.has_pending():
-            report = self._drain(wait=0.0, count=False)
-            if report.remaining or report.busy:
-                # Older events wait on disk; the new one goes behind them.
-                outcome = self._spool(body)
-                if report.busy and outcome is Outcome.SPOOLED:
-                    # The drainer may have looked for the last time before our file
-                    # appeared; it rechecks after unlocking, and so do we.
-                    self._drain(wait=0.0, count=False)
-                return outcome
-        if time.monotonic() < self._down_until:
-            return self._spool(body)
-        try:
-            self._post(body)
-        except BackendUnavailable as err:
-            self._note_down(err)
-            return self._spool(body)
-        except EventRejected as err:
-            self._note_up()
-            self._reject(body, err, name=None)
-            return Outcome.REJECTED
-        self._note_up()
-        self.stats.sent += 1
-        return Outcome.SENT
-
-    def _spool(self, body: str) -> Outcome:
-        try:
+            if self._pid != os.getpid():
+                self._after_fork()
             self.spool.put(body)
         except SpoolFull as err:
-            self.stats.dropped += 1
-            if not self._full:
-                self._full = True
-                log.warning(
-                    "crossline lineage: %s. Dropping NEW events (keeping the older ones in order) "
-                    "until the spool drains; dropped so far: %d. Raise max_bytes or bring the "
-                    "backend at %s back.",
-                    err, self.stats.dropped, self.url,
-                )
-            return Outcome.DROPPED
+            return self._dropped(err)
+        except Exception:  # the boundary
+            self.stats.errors += 1
+            log.exception("crossline lineage: could not spool an event for %s in %s; it is lost",
+                          self.url, self.spool.directory)
+            return Outcome.FAILED
         if self._full:
             self._full = False
             log.warning("crossline lineage: spool %s is below its bound again; %d events were dropped",
                         self.spool.directory, self.stats.dropped)
         self.stats.spooled += 1
+        self._kick()
         return Outcome.SPOOLED
 
-    def _reject(self, body: str, err: EventRejected, name: str | None) -> None:
-        path = self.spool.reject(body, err.status, err.answer, name=name)
-        self.stats.rejected += 1
-        log.error("crossline lineage: %s; kept in %s and not retried", err, path)
+    def _dropped(self, err: SpoolFull) -> Outcome:
+        self.stats.dropped += 1
+        if not self._full:
+            self._full = True
+            log.warning(
+                "crossline lineage: %s. Dropping NEW events (keeping the older ones in order) until the "
+                "spool drains; dropped so far: %d. Raise max_bytes or bring the backend at %s back.",
+                err, self.stats.dropped, self.url,
+            )
+        self._kick()
+        return Outcome.DROPPED
 
-    def _note_down(self, err: BackendUnavailable) -> None:
-        if self.config.failure_backoff > 0:
-            self._down_until = time.monotonic() + self.config.failure_backoff
-        if self._down:
-            log.debug("crossline lineage: still down: %s", err)
-            return
-        self._down = True
-        log.warning("crossline lineage: %s; spooling events to %s until it answers", err, self.spool.directory)
+    def _kick(self) -> None:
+        try:
+            sender = self._sender
+            if sender is None or not sender.is_alive():
+                sender = self._start_sender()
+            sender.wake()
+        except Exception:  # the event is spooled; the next emit or replay delivers it  # noqa: BLE001
+            self.stats.errors += 1
+            log.exception("crossline lineage: could not start the background sender")
 
-    def _note_up(self) -> None:
-        if self._down:
-            self._down = False
-            log.warning("crossline lineage: %s takes events again", self.url)
+    def _start_sender(self) -> Sender:
+        with self._sender_lock:
+            if self._sender is None or not self._sender.is_alive():
+                self._sender = Sender(self.spool, self.poster.post, self.policy, self.stats, self.config, self.url)
+                self._sender.start()
+            return self._sender
 
-    def _drain(self, wait: float, count: bool = True) -> ReplayReport:
-        """Replay under the spool lock; after unlocking, recheck so no event is stranded.
+    def _after_fork(self) -> None:
+        """In a forked child: no parent's thread, lock or pooled connection is ours.
 
-        A writer that found the lock taken spools its event and then tries the lock
-        itself; the drainer unlocks and then looks again. Between the two, whoever comes
-        last sees the file. ``count=False`` reports ``remaining`` as 0 or 1 (some left),
-        which is all ``emit`` needs and saves a listing.
+        The child inherits the HTTP session's pooled connections; writing to them would
+        interleave with the parent's requests, and closing them could end the parent's
+        TLS session. So the child forgets the session (unclosed) and makes its own, and
+        starts its own sender on its first emit. Its counters start at zero: they count
+        what this process did.
         """
-        total = ReplayReport()
-        while True:
+        self._pid = os.getpid()
+        self._sender = None
+        self._sender_lock = threading.Lock()
+        self.stats = DeliveryStats()
+        self.spool.after_fork()
+        self.http._session = None  # the property makes a fresh session on next use
+
+    # -- shutdown ------------------------------------------------------------------------
+    def close(self, timeout: float = -1) -> bool:
+        """Let the sender deliver for a bounded time, stop it; True if nothing is left spooled."""
+        try:
+            deadline = time.monotonic() + self._bound(timeout)
+            empty = self._flush(deadline)
+            self._stop(deadline)
+            return empty
+        except Exception:  # the boundary  # noqa: BLE001
+            self.stats.errors += 1
+            log.exception("crossline lineage: error while closing the transport for %s", self.url)
+            return False
+
+    def wait_for_completion(self, timeout: float = -1) -> bool:
+        """Let the sender deliver for a bounded time without stopping it; True if the spool is empty."""
+        try:
+            return self._flush(time.monotonic() + self._bound(timeout))
+        except Exception:  # the boundary  # noqa: BLE001
+            log.exception("crossline lineage: error while waiting for delivery to %s", self.url)
+            return False
+
+    def _bound(self, timeout: float) -> float:
+        bound = self.config.shutdown_timeout
+        return bound if timeout is None or timeout < 0 else min(timeout, bound)
+
+    def _flush(self, deadline: float) -> bool:
+        sender = self._request_flush(deadline)
+        return sender.wait_flushed(deadline) if sender is not None else not self.spool.has_pending()
+
+    def _request_flush(self, deadline: float) -> Sender | None:
+        if self._pid != os.getpid():
+            self._after_fork()
+        sender = self._sender
+        if sender is None or not sender.is_alive():
+            if not self.spool.has_pending() or deadline <= time.monotonic():
+                return None
+            sender = self._start_sender()
+        sender.request_flush(deadline)
+        return sender
+
+    def _stop(self, deadline: float) -> None:
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            sender.stop()
+            sender.join(max(0.0, deadline - time.monotonic()))
+            if sender.is_alive():  # in a request: leave its session to it; it is a daemon
+                return
+        self.http.close()
+
+    # -- library (typed errors inside) -------------------------------------------------
+    def replay(self, wait: float = 30.0) -> DrainReport:
+        """Deliver spooled events now, oldest first, ignoring scheduled retry times.
+
+        Waits up to ``wait`` seconds for another drainer. The report says what was sent
+        and quarantined, what is left and why delivery stopped (``held``); raises
+        ``ConfigError`` only for a spool it cannot use.
+        """
+        if self._pid != os.getpid():
+            self._after_fork()
+        try:
             with self.spool.lock(wait) as held:
                 if not held:
-                    total.busy = True
-                    break
-                report = self._drain_locked()
-            total.sent += report.sent
-            total.rejected += report.rejected
-            total.error = report.error
-            if report.error is not None or not self.spool.has_pending():
-                break
-            wait = 0.0
-        total.remaining = self.spool.count_pending() if count else int(self.spool.has_pending())
-        return total
+                    report = DrainReport(busy=True)
+                else:
+                    report = drain(self.spool, self.poster.post, self.policy, self.stats, force=True)
+            report.remaining = len(self.spool.pending_names())
+        except OSError as err:
+            raise ConfigError(f"cannot use the lineage spool {self.spool.directory}: {err}") from err
+        return report
 
-    def _drain_locked(self) -> ReplayReport:
-        report = ReplayReport()
-        if time.monotonic() < self._down_until:
-            report.error = "backend marked down (failure_backoff)"
-            return report
-        while True:
-            names = self.spool.pending_names()
-            if not names:
-                return report
-            for name in names:
-                path = self.spool.directory / name
-                try:
-                    body = path.read_text(encoding="utf-8")
-                except FileNotFoundError:  # removed by hand meanwhile
-                    continue
-                try:
-                    self._post(body)
-                except BackendUnavailable as err:
-                    self._note_down(err)
-                    report.error = str(err)
-                    return report
-                except EventRejected as err:
-                    self._note_up()
-                    self._reject(body, err, name=name)
-                    report.rejected += 1
-                    continue
-                self._note_up()
-                self.spool.remove(path)
-                self.stats.replayed += 1
-                report.sent += 1
+    def status(self) -> SpoolStatus:
+        return self.spool.status()
 
-    def _post(self, body: str) -> None:
-        """POST one serialized event as ``HttpTransport.emit`` does, and classify the answer."""
-        data, headers = self.http._prepare_request(body)  # auth, custom headers, gzip
-        kwargs: dict[str, Any] = {
-            "url": self.url,
-            "data": data,
-            "headers": headers,
-            "timeout": self.http.timeout,
-            "verify": self.http.verify,
-        }
-        if self.http.cert is not None:
-            kwargs["cert"] = self.http.cert
-            kwargs["allow_redirects"] = False
-        try:
-            response = self.http.session.post(**kwargs)
-            response.close()
-        except requests.RequestException as err:
-            raise BackendUnavailable(f"no answer from {self.url}: {type(err).__name__}: {err}") from err
-        status = response.status_code
-        if 200 <= status < 300:
-            return
-        if status >= 500 or status in self.config.retry_status or status < 400:
-            raise BackendUnavailable(f"{self.url} answered HTTP {status}: {response.text[:200]}")
-        raise EventRejected(status, response.text)
+
+@atexit.register
+def _drain_at_exit() -> None:
+    """At interpreter exit: every sender of this process delivers what it can, all at once, bounded.
+
+    No thread is started here (newer Pythons refuse that at shutdown): the senders that
+    run are asked together, then waited for together.
+    """
+    pid = os.getpid()
+    senders = [(t, t._sender) for t in list(_live) if t._pid == pid and t._sender is not None]
+    senders = [(t, s) for t, s in senders if s.is_alive()]
+    if not senders:
+        return
+    try:
+        deadline = time.monotonic() + max(t.config.shutdown_timeout for t, _ in senders)
+        for _, sender in senders:
+            sender.request_flush(deadline)
+        for transport, sender in senders:
+            sender.wait_flushed(deadline)
+            transport._stop(deadline)
+    except Exception:  # exit must go on  # noqa: BLE001
+        log.exception("crossline lineage: error delivering spooled events at exit")
+
+
+def _reset_in_child() -> None:
+    for transport in list(_live):
+        transport._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_in_child)
 
 
 def _is_durable_type(kind: Any) -> bool:
@@ -480,7 +320,7 @@ def configured_params(*, spool_dir: Path | None = None, url: str | None = None) 
     elif "url" not in params and os.environ.get("OPENLINEAGE_URL"):
         params["url"] = os.environ["OPENLINEAGE_URL"]
     if spool_dir is not None:
-        for spelling in _KEYS["spool_dir"]:
+        for spelling in ("spool_dir", "spoolDir", "spooldir"):
             params.pop(spelling, None)
         params["spool_dir"] = str(spool_dir)
     return params

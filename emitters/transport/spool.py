@@ -1,27 +1,36 @@
-"""The on-disk spool of OpenLineage events the backend did not take.
+"""The on-disk queue of OpenLineage events not yet delivered, and their quarantine.
 
 Contract:
 
-- **Layout.** One folder. Each pending event is one file ``<time_ns>-<seq>-<pid>.json``
-  directly in it, holding the exact serialized JSON that would have been POSTed.
-  Fixed-width fields make the names sort as the events were spooled: by wall-clock
-  nanoseconds (kept strictly increasing within a process), then a per-process sequence,
-  then the pid, so order across processes (Airflow forks) is the emit order as well as
-  the clock allows. ``rejected/`` holds events the backend refused, each next to a
-  ``<name>.response.json`` with the backend's answer. ``tmp/`` holds half-written files;
-  ``.lock`` is the drain lock.
-- **Atomic writes.** A file is written (and fsynced, unless told not to) under ``tmp/``
-  and renamed into place, so a reader never sees a partial event, and a crash leaves at
-  most a stray file in ``tmp/`` that is never sent.
+- **Layout.** One folder (mode 0700). Each pending event is one file
+  ``<time_ns>-<seq>-<pid>.json`` directly in it (mode 0600), holding the exact serialized
+  JSON to POST. Fixed-width fields make names sort as events were spooled: wall-clock
+  nanoseconds (strictly increasing within a process), a per-process sequence, the pid.
+  Beside a pending file, ``<name>.state`` records its delivery attempts (count, when to
+  try next, the last error), so a restart does not reset them. ``rejected/`` (0700) holds
+  quarantined entries, each with ``<stem>.response.json``: why (``reason``), the backend's
+  ``status`` and ``answer`` if it gave one, the ``attempts``, ``rejected_at``. ``tmp/``
+  (0700) holds half-written files; ``.lock`` is the drain lock.
+- **Atomic, durable writes.** ``put`` writes under ``tmp/``, fsyncs (unless told not to)
+  and renames into place: a reader never sees a partial event; a crash leaves at most a
+  stray file in ``tmp/`` that is never sent.
+- **Foreign entries.** ``load(name)`` returns a pending event's text, or raises
+  ``ForeignEntry`` saying why it is not one: not a regular file (a directory, a symlink,
+  which is never followed, a FIFO, which is never opened blocking), larger than the
+  bound, unreadable, not UTF-8, not a JSON object. It never hangs and never raises
+  anything else for a bad entry.
+- **Quarantine and requeue.** ``quarantine`` moves any entry (file or not) into
+  ``rejected/`` with its reason; ``requeue`` moves quarantined entries back under their
+  own names (so they sort by when they were first spooled) with a fresh attempt count.
 - **One drainer at a time.** ``lock()`` takes an exclusive ``fcntl.flock`` on ``.lock``;
-  whoever holds it may send and delete pending files. Writers never need it.
-- **Bounded.** ``put`` refuses (``SpoolFull``) an event that would take the folder (pending,
-  rejected and tmp together) over ``max_bytes``. The bound is soft across processes: a
-  writer checks against a scan at most a second old plus its own writes since, so other
-  processes' writes within that second can take the folder a little over the bound.
+  whoever holds it may send, delete and quarantine pending entries. Writers never need it.
+- **Bounded, without a scan in the writer.** ``put`` refuses (``SpoolFull``) an event that
+  would take the folder over ``max_bytes``, judged from the last ``refresh_usage()`` (the
+  background sender calls it every few seconds) plus this process's writes and deletions since. The bound
+  is soft: other processes' writes since the last refresh are unseen.
 
-The spool raises typed errors (``SpoolFull``, ``ConfigError``); it never decides what
-to do about them, the transport does.
+The spool raises typed errors (``SpoolFull``, ``ForeignEntry``, ``ConfigError``); what to
+do about them is the transport's business.
 """
 
 from __future__ import annotations
@@ -31,51 +40,29 @@ import fcntl
 import itertools
 import json
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import attr
 
-from crossline.errors import ConfigError, SpoolFull
-from crossline.times import UTC, now, stamp
+from crossline.emitters.transport.quarantine import RESPONSE_SUFFIX, STATE_SUFFIX, SUFFIX, Quarantine
+from crossline.emitters.transport.status import EventState, FolderStatus, SpoolStatus, spooled_at
+from crossline.errors import ConfigError, CrosslineError, SpoolFull
 
-SUFFIX = ".json"
-RESPONSE_SUFFIX = ".response.json"
+__all__ = ["RESPONSE_SUFFIX", "STATE_SUFFIX", "SUFFIX", "ForeignEntry", "Spool"]
 REJECTED = "rejected"
 TMP = "tmp"
 LOCK = ".lock"
-USAGE_RESCAN_SECONDS = 1.0
+DIR_MODE = 0o700
+FILE_MODE = 0o600
 
 
-@attr.define(frozen=True)
-class FolderStatus:
-    count: int
-    bytes: int
-    oldest: str | None  # ISO time the oldest file was spooled, from its name
-
-    def as_dict(self) -> dict[str, Any]:
-        return attr.asdict(self)
-
-
-@attr.define(frozen=True)
-class SpoolStatus:
-    directory: str
-    max_bytes: int
-    pending: FolderStatus
-    rejected: FolderStatus
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "directory": self.directory,
-            "max_bytes": self.max_bytes,
-            "pending": self.pending.as_dict(),
-            "rejected": self.rejected.as_dict(),
-        }
+class ForeignEntry(CrosslineError):
+    """A pending entry that is not a readable spooled event; ``str(err)`` says why."""
 
 
 # Names must be unique and increasing within a process even if two events are spooled
@@ -86,6 +73,14 @@ _seq = itertools.count()
 _last_ns = 0
 
 
+def _reset_after_fork() -> None:
+    global _name_lock
+    _name_lock = threading.Lock()  # another thread may have held it at fork time
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 def _next_name() -> str:
     global _last_ns
     with _name_lock:
@@ -94,15 +89,7 @@ def _next_name() -> str:
         return f"{now:020d}-{next(_seq) % 10**9:09d}-{os.getpid():07d}{SUFFIX}"
 
 
-def spooled_at(name: str) -> str | None:
-    """The ISO time encoded in a spool file name, or None for a foreign name."""
-    head = name.split("-", 1)[0]
-    if not head.isdigit():
-        return None
-    return stamp(datetime.fromtimestamp(int(head) / 1e9, tz=UTC))
-
-
-class Spool:
+class Spool(Quarantine):
     def __init__(self, directory: Path, max_bytes: int, *, fsync: bool = True) -> None:
         if max_bytes <= 0:
             raise ConfigError(f"spool max_bytes must be positive, got {max_bytes}")
@@ -112,25 +99,30 @@ class Spool:
         self.rejected_dir = self.directory / REJECTED
         self.tmp_dir = self.directory / TMP
         self.lock_path = self.directory / LOCK
-        self._known_usage: int | None = None
-        self._scanned_at = 0.0
+        self._usage_lock = threading.Lock()
+        self._usage = 0  # bytes at the last refresh, plus our writes and deletions since
+        self._recent: dict[str, int] | None = None  # our writes while a refresh scans
         try:
             for folder in (self.directory, self.rejected_dir, self.tmp_dir):
-                folder.mkdir(parents=True, exist_ok=True)
+                folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+                _tighten(folder)
         except OSError as err:
             raise ConfigError(f"cannot create the lineage spool folder {self.directory}: {err}") from err
 
-    # -- reading -----------------------------------------------------------------------
-    def pending(self) -> list[Path]:
-        """Pending event files, oldest first."""
-        return [self.directory / name for name in self.pending_names()]
+    def _new_name(self) -> str:
+        return _next_name()
 
+    def after_fork(self) -> None:
+        """In a forked child: a fresh lock (another thread may have held the parent's)."""
+        self._usage_lock = threading.Lock()
+
+    # -- pending entries -------------------------------------------------------------
     def pending_names(self) -> list[str]:
-        """Names of the pending event files, oldest first (cheaper than ``pending``)."""
+        """Names of the pending entries, oldest first."""
         return sorted(self._pending_names())
 
-    def count_pending(self) -> int:
-        return sum(1 for _ in self._pending_names())
+    def pending(self) -> list[Path]:
+        return [self.directory / name for name in self.pending_names()]
 
     def has_pending(self) -> bool:
         return next(iter(self._pending_names()), None) is not None
@@ -141,99 +133,151 @@ class Spool:
                 if entry.name.endswith(SUFFIX) and not entry.name.startswith("."):
                     yield entry.name
 
-    def usage(self) -> int:
-        """Bytes of every file under the spool folder (pending, rejected, tmp)."""
-        return sum(_folder_bytes(folder) for folder in (self.directory, self.rejected_dir, self.tmp_dir))
-
-    def status(self) -> SpoolStatus:
-        pending = self.pending()
-        rejected = sorted(
-            p for p in self.rejected_dir.iterdir() if p.name.endswith(SUFFIX) and not p.name.endswith(RESPONSE_SUFFIX)
-        )
-        return SpoolStatus(
-            directory=str(self.directory),
-            max_bytes=self.max_bytes,
-            pending=_folder_status(pending),
-            rejected=_folder_status(rejected),
-        )
+    def load(self, name: str) -> str:
+        """The text of a pending event, or ``ForeignEntry`` saying why it is not one."""
+        path = self.directory / name
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            raise
+        except OSError as err:
+            raise ForeignEntry(f"cannot stat it: {err.strerror or err}") from err
+        if not stat.S_ISREG(info.st_mode):
+            raise ForeignEntry(f"not a regular file ({_kind(info.st_mode)})")
+        if info.st_size > self.max_bytes:
+            raise ForeignEntry(f"{info.st_size} bytes, more than the spool's max_bytes={self.max_bytes}")
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except FileNotFoundError:
+            raise
+        except OSError as err:
+            raise ForeignEntry(f"cannot open it: {err.strerror or err}") from err
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped since lstat
+                raise ForeignEntry("not a regular file")
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+        except OSError as err:
+            raise ForeignEntry(f"cannot read it: {err.strerror or err}") from err
+        finally:
+            os.close(fd)
+        try:
+            text = b"".join(chunks).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ForeignEntry(f"not UTF-8 ({err.reason} at byte {err.start})") from err
+        try:
+            doc = json.loads(text)
+        except (ValueError, RecursionError) as err:
+            raise ForeignEntry(f"not JSON ({str(err)[:120]})") from err
+        if not isinstance(doc, dict):
+            raise ForeignEntry(f"JSON {type(doc).__name__}, not an event object")
+        return text
 
     # -- writing -----------------------------------------------------------------------
     def put(self, body: str) -> Path:
         """Spool one serialized event; returns its file. ``SpoolFull`` past the bound."""
         data = body.encode("utf-8")
-        used = self._usage_for(len(data))
-        if used + len(data) > self.max_bytes:
-            raise SpoolFull(
-                f"lineage spool {self.directory} holds {used} bytes; one more event of "
-                f"{len(data)} bytes would exceed max_bytes={self.max_bytes}"
-            )
+        with self._usage_lock:
+            used = self._usage
+            if used + len(data) > self.max_bytes:
+                raise SpoolFull(
+                    f"lineage spool {self.directory} holds {used} bytes; one more event of "
+                    f"{len(data)} bytes would exceed max_bytes={self.max_bytes}"
+                )
+            self._usage += len(data)
         name = _next_name()
         tmp = self.tmp_dir / name
-        self._write(tmp, data)
-        target = self.directory / name
-        os.replace(tmp, target)
-        self._known_usage = used + len(data)
-        return target
+        try:
+            self._write(tmp, data, fsync=self.fsync)
+            os.replace(tmp, self.directory / name)
+        except BaseException:
+            with self._usage_lock:
+                self._usage -= len(data)
+            raise
+        if self._recent is not None:
+            with self._usage_lock:
+                if self._recent is not None:
+                    self._recent[name] = len(data)
+        return self.directory / name
 
-    def _usage_for(self, size: int) -> int:
-        """Usage, rescanned when the last scan is over a second old or the bound is near.
-
-        Scanning (one stat per file) on every write made spooling quadratic in the
-        backlog; between scans we add what this process wrote. Other processes' writes
-        since the last scan are unseen for at most ``USAGE_RESCAN_SECONDS``.
-        """
-        now = time.monotonic()
-        if (
-            self._known_usage is None
-            or now - self._scanned_at > USAGE_RESCAN_SECONDS
-            or self._known_usage + size > self.max_bytes
-        ):
-            self._known_usage = self.usage()
-            self._scanned_at = now
-        return self._known_usage
-
-    def reject(self, body: str, status: int | None, answer: str, name: str | None = None) -> Path:
-        """Keep a refused event in ``rejected/`` with the backend's answer.
-
-        ``name`` is the pending file it came from (then that file is removed), or None
-        for an event that was never spooled. Rejected events are kept whatever the bound:
-        they are evidence someone must read.
-        """
-        name = name or _next_name()
-        answer_doc = {
-            "status": status,
-            "answer": answer,
-            "rejected_at": stamp(now()),
-        }
-        self._write_atomic(self.rejected_dir / (name[: -len(SUFFIX)] + RESPONSE_SUFFIX),
-                           json.dumps(answer_doc, indent=2).encode("utf-8"))
-        self._write_atomic(self.rejected_dir / name, body.encode("utf-8"))
-        pending = self.directory / name
-        pending.unlink(missing_ok=True)
-        return self.rejected_dir / name
-
-    def remove(self, path: Path) -> None:
+    def remove(self, name: str) -> None:
         """Forget a pending event after the backend took it (2xx)."""
-        path.unlink(missing_ok=True)
+        path = self.directory / name
+        try:
+            size = os.lstat(path).st_size
+            path.unlink()
+        except FileNotFoundError:
+            size = 0
+        (self.directory / (name + STATE_SUFFIX)).unlink(missing_ok=True)
+        with self._usage_lock:
+            self._usage = max(0, self._usage - size)
 
-    def _write_atomic(self, target: Path, data: bytes) -> None:
-        tmp = self.tmp_dir / (target.name + f".{os.getpid()}.tmp")
-        self._write(tmp, data)
+    def refresh_usage(self) -> int:
+        """Rescan the bytes under the folder (pending, rejected, tmp); for the background sender.
+
+        Writes that land while it scans are added unless the scan saw them, so a
+        concurrent ``put`` is never lost from the count.
+        """
+        with self._usage_lock:
+            self._recent = {}
+        seen: set[str] = set()
+        used = _folder_bytes(self.directory, seen) + _folder_bytes(self.rejected_dir) + _folder_bytes(self.tmp_dir)
+        with self._usage_lock:
+            recent, self._recent = self._recent or {}, None
+            self._usage = used + sum(size for name, size in recent.items() if name not in seen)
+            return self._usage
+
+    # -- attempts ----------------------------------------------------------------------
+    def read_state(self, name: str) -> EventState:
+        try:
+            raw = json.loads((self.directory / (name + STATE_SUFFIX)).read_text(encoding="utf-8"))
+            return EventState(int(raw.get("attempts", 0)), float(raw.get("next_at", 0.0)),
+                              str(raw.get("last_error", "")), raw.get("status"))
+        except (OSError, ValueError, TypeError, AttributeError):  # none yet, or unreadable: start afresh
+            return EventState()
+
+    def write_state(self, name: str, state: EventState) -> None:
+        """Persist the attempts of a pending event (no fsync: losing it costs a few retries)."""
+        self._write_atomic(self.directory / (name + STATE_SUFFIX), json.dumps(attr.asdict(state)).encode(), fsync=False)
+
+    # -- status ------------------------------------------------------------------------
+    def status(self) -> SpoolStatus:
+        names = self.pending_names()
+        head = None
+        if names:
+            state = self.read_state(names[0])
+            head = {"name": names[0], **attr.asdict(state)} if state.attempts else None
+        quarantined = self.quarantined()
+        return SpoolStatus(
+            directory=str(self.directory),
+            max_bytes=self.max_bytes,
+            pending=FolderStatus(len(names), sum(_size(self.directory / n) for n in names),
+                                 spooled_at(names[0]) if names else None),
+            rejected=FolderStatus(len(quarantined), sum(q.bytes for q in quarantined),
+                                  min((q.spooled_at for q in quarantined if q.spooled_at), default=None)),
+            head=head,
+            quarantined=quarantined,
+        )
+
+    # -- files -------------------------------------------------------------------------
+    def _write_atomic(self, target: Path, data: bytes, *, fsync: bool) -> None:
+        tmp = self.tmp_dir / f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        self._write(tmp, data, fsync=fsync)
         os.replace(tmp, target)
 
-    def _write(self, path: Path, data: bytes) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    @staticmethod
+    def _write(path: Path, data: bytes, *, fsync: bool) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
         try:
             view = memoryview(data)
             while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            if self.fsync:
+                view = view[os.write(fd, view):]
+            if fsync:
                 os.fsync(fd)
         finally:
             os.close(fd)
 
-    # -- locking -----------------------------------------------------------------------
     @contextmanager
     def lock(self, wait: float = 0.0) -> Iterator[bool]:
         """Hold the drain lock; yields False if it could not be had within ``wait`` seconds.
@@ -241,7 +285,7 @@ class Spool:
         Each call opens the lock file afresh: flock belongs to the open file description,
         so threads and forked children each compete for it on their own.
         """
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
         try:
             deadline = time.monotonic() + wait
             while True:
@@ -263,7 +307,31 @@ class Spool:
             os.close(fd)
 
 
-def _folder_bytes(folder: Path) -> int:
+def _tighten(folder: Path) -> None:
+    """Make a folder we own private (0700), whatever an older version or the umask left."""
+    try:
+        if stat.S_IMODE(os.stat(folder).st_mode) != DIR_MODE:
+            os.chmod(folder, DIR_MODE)
+    except PermissionError:  # not ours: leave it, the owner decides
+        pass
+
+
+def _kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symlink, not followed"),
+                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "a device or other special file"
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return 0
+
+
+def _folder_bytes(folder: Path, seen: set[str] | None = None) -> int:
     total = 0
     try:
         with os.scandir(folder) as entries:
@@ -271,18 +339,10 @@ def _folder_bytes(folder: Path) -> int:
                 try:
                     if entry.is_file(follow_symlinks=False) and entry.name != LOCK:
                         total += entry.stat(follow_symlinks=False).st_size
+                        if seen is not None:
+                            seen.add(entry.name)
                 except FileNotFoundError:  # drained or renamed while we looked
                     continue
     except FileNotFoundError:
         return 0
     return total
-
-
-def _folder_status(files: list[Path]) -> FolderStatus:
-    size = 0
-    for path in files:
-        try:
-            size += path.stat().st_size
-        except FileNotFoundError:
-            continue
-    return FolderStatus(count=len(files), bytes=size, oldest=spooled_at(files[0].name) if files else None)

@@ -1,5 +1,6 @@
 """Helpers for the durable transport's tests: events with a tell-tale order, a dead URL,
-a scripted HTTP backend, and reading events back from the bed's Marquez.
+a scripted HTTP backend (real HTTP on loopback: statuses, hangs, Retry-After), and
+reading events back from the bed's Marquez.
 
 Every event of a test carries the same eventTime, an instant of that test's own far in
 the past, so the test finds its events with Marquez's ``after``/``before`` window; the
@@ -12,8 +13,9 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -79,41 +81,81 @@ def dead_url() -> str:
     return f"http://{LOOPBACK}:{free_port()}"
 
 
+# Quick retries so that tests of the budget take milliseconds, not minutes.
+FAST = {"backoff_base": 0.01, "backoff_max": 0.05, "shutdown_timeout": 30, "poll_interval": 0.2}
+
+
+def until(condition: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> None:
+    """Wait for the background sender to make ``condition`` true; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture(name="until")
+def until_fixture() -> Callable[..., None]:
+    return until
+
+
 @pytest.fixture
 def make_transport(tmp_path: Path) -> Iterator[Any]:
     made: list[DurableHttpTransport] = []
 
     def make(url: str, spool_dir: Path | None = None, **params: Any) -> DurableHttpTransport:
-        config = DurableHttpConfig.from_dict({"url": url, "spool_dir": str(spool_dir or tmp_path / "spool"), **params})
+        config = DurableHttpConfig.from_dict(
+            {"url": url, "spool_dir": str(spool_dir or tmp_path / "spool"), **FAST, **params})
         transport = DurableHttpTransport(config)
         made.append(transport)
         return transport
 
     yield make
     for transport in made:
-        transport.http.close()
+        transport.close(0)
 
 
 class ScriptedBackend:
     """A tiny HTTP backend: answers each POST with the next scripted status, then 201.
 
-    It records every body it received, in order, whatever it answered.
+    ``rules`` maps a job name to a status answered for that event every time (a poisoned
+    event); a script entry may be a ``(status, headers)`` pair; ``hang`` makes it accept
+    the connection and never answer. It records every body it received, in order,
+    whatever it answered, and the request headers.
     """
 
-    def __init__(self, script: list[int]) -> None:
+    def __init__(self, script: list[Any], rules: dict[str, int] | None = None, hang: bool = False) -> None:
         self.script = list(script)
+        self.rules = dict(rules or {})
+        self.hang = threading.Event()
+        if hang:
+            self.hang.set()
         self.received: list[tuple[int, dict[str, Any]]] = []
+        self.times: list[float] = []
+        self.headers: list[dict[str, str]] = []
         backend = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status = backend.script.pop(0) if backend.script else 201
-                backend.received.append((status, json.loads(body)))
+                if backend.hang.is_set():
+                    backend.received.append((0, json.loads(body)))
+                    while backend.hang.is_set() and not getattr(self.server, "closing", False):
+                        time.sleep(0.05)
+                    return
+                doc = json.loads(body)
+                name = doc.get("job", {}).get("name")
+                step = backend.rules.get(name) or (backend.script.pop(0) if backend.script else 201)
+                status, headers = step if isinstance(step, tuple) else (step, {})
+                backend.received.append((status, doc))
+                backend.times.append(time.monotonic())
+                backend.headers.append(dict(self.headers))
                 payload = json.dumps({"code": status, "message": "scripted"}).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(payload)
 
@@ -133,13 +175,15 @@ class ScriptedBackend:
 def scripted() -> Iterator[Any]:
     backends: list[ScriptedBackend] = []
 
-    def start(script: list[int]) -> ScriptedBackend:
-        backend = ScriptedBackend(script)
+    def start(script: list[Any] = (), rules: dict[str, int] | None = None, hang: bool = False) -> ScriptedBackend:
+        backend = ScriptedBackend(list(script), rules, hang)
         backend.thread.start()
         backends.append(backend)
         return backend
 
     yield start
     for backend in backends:
+        backend.hang.clear()
+        backend.server.closing = True  # type: ignore[attr-defined]
         backend.server.shutdown()
         backend.server.server_close()

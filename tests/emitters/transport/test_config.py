@@ -10,7 +10,7 @@ from openlineage.client.transport import get_default_factory
 
 import crossline.emitters.transport  # noqa: F401  registers the kind
 from crossline.emitters.transport import DurableHttpConfig, DurableHttpTransport
-from crossline.emitters.transport.durable import DEFAULT_HTTP_RETRY, DEFAULT_MAX_BYTES, spool_from_config
+from crossline.emitters.transport.durable import DEFAULT_HTTP_RETRY, DEFAULT_MAX_BYTES, DEFAULTS, spool_from_config
 from crossline.errors import ConfigError
 
 DOTTED = "crossline.emitters.transport.durable.DurableHttpTransport"
@@ -30,8 +30,10 @@ def test_defaults(clean_env: Path) -> None:
     config = DurableHttpConfig.from_dict({"url": "http://marquez:5000"})
     assert config.spool_dir == clean_env / "spool"
     assert config.max_bytes == DEFAULT_MAX_BYTES
-    assert config.retry_status == {401, 403, 404, 408, 429}
-    assert config.fsync is True and config.failure_backoff == 0.0
+    assert config.fsync is True
+    assert (config.max_attempts, config.setup_attempts) == (DEFAULTS["max_attempts"], DEFAULTS["setup_attempts"])
+    assert config.shutdown_timeout <= 2.0  # the issue: bounded wait at shutdown, default <= 2 s
+    assert (config.backoff_base, config.backoff_max, config.retry_after_max) == (1.0, 60.0, 300.0)
     assert config.http.url == "http://marquez:5000"
     assert config.http.retry["total"] == DEFAULT_HTTP_RETRY["total"]
     assert config.http.retry["status_forcelist"] == []
@@ -52,9 +54,12 @@ def test_precedence_explicit_key_then_crossline_env_then_home(
 @pytest.mark.parametrize(
     "params",
     [
-        {"spool_dir": "S", "max_bytes": 10, "retry_status": [429], "failure_backoff": 2, "fsync": False},
-        {"spoolDir": "S", "maxBytes": 10, "retryStatus": [429], "failureBackoff": 2, "fsync": "false"},
-        {"spooldir": "S", "maxbytes": "10", "retrystatus": ["429"], "failurebackoff": "2", "fsync": "0"},
+        {"spool_dir": "S", "max_bytes": 10, "max_attempts": 3, "backoff_base": 2, "shutdown_timeout": 1,
+         "redact_keys": ["ssn"], "fsync": False},
+        {"spoolDir": "S", "maxBytes": 10, "maxAttempts": 3, "backoffBase": 2, "shutdownTimeout": 1,
+         "redactKeys": "ssn", "fsync": "false"},
+        {"spooldir": "S", "maxbytes": "10", "maxattempts": "3", "backoffbase": "2", "shutdowntimeout": "1",
+         "redactkeys": "ssn", "fsync": "0"},
     ],
     ids=["snake_case", "camelCase", "lowercased-env"],
 )
@@ -63,7 +68,9 @@ def test_key_spellings(params: dict, tmp_path: Path) -> None:
     params = {k: (str(tmp_path / v) if v == "S" else v) for k, v in params.items()}
     config = DurableHttpConfig.from_dict(params)
     assert config.spool_dir == tmp_path / "S"
-    assert (config.max_bytes, config.retry_status, config.failure_backoff, config.fsync) == (10, {429}, 2.0, False)
+    assert (config.max_bytes, config.max_attempts, config.backoff_base, config.shutdown_timeout, config.fsync) == (
+        10, 3, 2.0, 1.0, False)
+    assert config.redact_keys == ("ssn",)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +79,9 @@ def test_key_spellings(params: dict, tmp_path: Path) -> None:
         ({}, "url"),
         ({"url": "http://m", "max_bytes": "lots"}, "max_bytes='lots' is not an integer"),
         ({"url": "http://m", "max_bytes": 0}, "max_bytes=0 must be positive"),
-        ({"url": "http://m", "failure_backoff": "soon"}, "failure_backoff='soon' is not a number"),
+        ({"url": "http://m", "backoff_base": "soon"}, "backoff_base='soon' is not a number"),
+        ({"url": "http://m", "shutdown_timeout": -1}, "shutdown_timeout=-1 must be a number of seconds"),
+        ({"url": "http://m", "max_attempts": 0}, "max_attempts=0 must be positive"),
         ({"url": "http://m", "fsync": "maybe"}, "fsync='maybe' is not a boolean"),
         ({"url": "http://m", "compression": "zip"}, "zip"),
     ],
@@ -118,3 +127,12 @@ def test_the_openlineage_client_builds_it_from_openlineage_yml(tmp_path: Path) -
     transport = OpenLineageClient().transport
     assert isinstance(transport, DurableHttpTransport)
     assert (transport.spool.directory, transport.config.max_bytes) == (tmp_path / "yml-spool", 999)
+
+
+def test_credentials_in_the_url_become_basic_auth_and_never_show(tmp_path: Path) -> None:
+    config = DurableHttpConfig.from_dict({"url": "http://ops:s3cr%40t@marquez:5000", "spool_dir": str(tmp_path)})
+    assert config.http.url == "http://marquez:5000"
+    assert config.basic_auth == ("ops", "s3cr@t")
+    assert "s3cr" not in repr(config) and "s3cr" not in config.display_url
+    transport = DurableHttpTransport(config)
+    assert "s3cr" not in str(transport) and "ops" not in transport.url
