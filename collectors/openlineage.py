@@ -62,6 +62,7 @@ from crossline.emitters.facets import (
 )
 from crossline.emitters.naming import dataset_name, parse_arn, sagemaker_arn
 from crossline.errors import InvalidEvent
+from crossline.redact import redact
 from crossline.times import iso, parse
 
 TERMINAL = frozenset({"COMPLETE", "FAIL", "ABORT"})
@@ -109,6 +110,7 @@ def records_from_event(
     """Nodes and edges of one OpenLineage RunEvent; ``([], [])`` and a warning if malformed."""
     report = report if report is not None else ConversionReport()
     report.events += 1
+    event = redact(event)  # secrets stop at the door: events from any producer may carry them
     try:
         builder = _Builder(event, source, report)
         builder.build()

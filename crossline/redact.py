@@ -7,8 +7,8 @@ Emitters and collectors both use it; it imports nothing of either.
 - ``redact_text(text)``: any string. In every URI the userinfo (``user:pass@``, or a
   token used as the user name, ``https://ghp_x@github.com``) becomes ``***@``; query
   parameters with a secret-looking name (and the signing parameters of presigned URLs)
-  keep their name and lose their value; ``name=value``, ``name: value`` and
-  ``--name value`` with a secret-looking name lose the value (connection strings and
+  keep their name and lose their value; ``name=value``, ``name: value``, ``--name value`` (also as an argv list
+  prints it, ``'--name', 'value'``) with a secret-looking name lose the value (connection strings and
   command lines in error messages); ``Bearer <token>`` loses the token; well-known token
   formats (GitHub, GitLab, Slack, OpenAI-style ``sk-``, AWS access key ids) are replaced
   wherever they stand.
@@ -16,8 +16,8 @@ Emitters and collectors both use it; it imports nothing of either.
   URL, an S3 namespace) where ``***@`` would be a new, wrong name.
 - ``is_secret_name(name)``: whether a key, argument or parameter name looks secret. The
   name is split into words (``dbPassword``, ``DB_PASSWORD``, ``--db-password`` all give
-  ``db password``); it is secret if a word equals one of the secret keys, or ends with
-  one of five letters or more (``dbpassword``; but ``monkey`` is not a ``key``), or
+  ``db password``); it is secret if a word equals or ends with one of the secret keys
+  (``dbpassword``; but ``key`` must be a whole word: ``monkey`` is not one), or
   consecutive words spell a multi-word key (``api_key`` matches ``my-api-key``).
   A name that is just ``key`` is not secret: it is the generic key of a key/value pair
   (the ``tags`` facet), whose value is judged by the pair's own name.
@@ -56,9 +56,9 @@ DEFAULT_SECRET_KEYS: tuple[str, ...] = (
     "credential", "credentials", "auth", "authorization", "cookie", "api_key", "access_key",
     "secret_key", "private_key",
 )
-# Keys shorter than this match a word only exactly ("key" is not "monkey"); longer ones also
-# end a word ("dbpassword", "githubtoken").
-_SUFFIX_MIN = 5
+# These keys match a word only exactly ("key" is not "monkey"); the others also end a word
+# ("dbpassword", "githubtoken", "mysqlpwd").
+_WHOLE_WORD_ONLY = frozenset({"key"})
 # Parameters of presigned URLs (S3 SigV4 and SigV2, GCS, Azure SAS) that carry a credential.
 _SIGNING_PARAMS = frozenset({
     "x-amz-signature", "x-amz-credential", "x-amz-security-token", "signature", "sig",
@@ -67,13 +67,18 @@ _SIGNING_PARAMS = frozenset({
 _PAIR_NAMES = ("name", "key", "Name", "Key")
 _PAIR_VALUES = ("value", "Value")
 
-_URI_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#@\s\"'<>]+)@")
+_URI_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#@\s\"<>]+)@")
 _QUERY_PARAM = re.compile(r"(?P<lead>[?&;])(?P<name>[^=&#\s\"'<>]+)=(?P<value>[^&#\s\"'<>]*)")
 _ASSIGNMENT = re.compile(
     r"(?P<name>\b[A-Za-z_][A-Za-z0-9_.-]{0,63})(?P<quote>[\"']?)(?P<sep>\s*(?:=|:(?!//))\s*)"
     r"(?P<value>\"[^\"]*\"|'[^']*'|[^\s,;&\"'<>)\]}]+)"
 )
-_FLAG = re.compile(r"(?P<flag>(?<![\w-])--?[A-Za-z][A-Za-z0-9_.-]*)(?P<sep>\s+)(?P<value>[^\s\-][^\s]*)")
+_FLAG = re.compile(  # "--db-password X" (X quoted or up to the next space)
+    r"(?P<flag>(?<![\w-])--?[A-Za-z][A-Za-z0-9_.-]*)(?P<sep>\s+)(?P<value>\"[^\"]*\"|'[^']*'|[^\s\-]\S*)"
+)
+_FLAG_IN_LIST = re.compile(  # an argv list as repr or JSON shows it: '--db-password', 'X'
+    r"(?P<flag>(?<![\w-])--?[A-Za-z][A-Za-z0-9_.-]*)(?P<sep>([\"'])\s*,\s*([\"']))(?P<value>.*?)(?=\4)"
+)
 _AUTH_HEADER = re.compile(
     r"(?i)\b(?P<name>(?:proxy-)?authorization)(?P<sep>[\"']?\s*[:=]\s*[\"']?)(?P<value>(?:[A-Za-z]+\s+)?[^\s\"',;]+)"
 )
@@ -156,7 +161,7 @@ class _Rules:
             return False
         for wanted in self.wanted:
             for i, word in enumerate(words):
-                if word == wanted or (len(wanted) >= _SUFFIX_MIN and word.endswith(wanted)):
+                if word == wanted or (wanted not in _WHOLE_WORD_ONLY and word.endswith(wanted)):
                     return True
                 joined = word
                 for nxt in words[i + 1 :]:
@@ -209,6 +214,7 @@ def _redact_text(text: str, rules: _Rules) -> str:
         out = _AUTH_HEADER.sub(lambda m: m[0] if m["value"] == REDACTED else f"{m['name']}{m['sep']}{REDACTED}", out)
         out = _ASSIGNMENT.sub(lambda m: _assignment(m, keys), out)
     if "-" in out:
+        out = _FLAG_IN_LIST.sub(lambda m: _flag(m, keys), out)
         out = _FLAG.sub(lambda m: _flag(m, keys), out)
     if "earer" in out:
         out = _BEARER.sub(lambda m: f"{m['scheme']} {REDACTED}", out)

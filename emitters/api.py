@@ -7,6 +7,9 @@ Contract:
   run facet (message, ``python``, stack trace), when the body raises; the body's
   exception always propagates unchanged. ``KeyboardInterrupt``/``SystemExit`` give ABORT.
   ``@lineage("credit.assemble", ...)`` is the same around a function.
+- Secrets never leave the process: each event is redacted (``crossline.redact``: URI
+  credentials, secret-named facet keys and arguments, tokens in messages and stack
+  traces) before the client sees it, whatever transport it uses.
 - Lineage never fails the job: building and emitting events is the fail-open boundary.
   Any error there (a URI with no naming rule, a transport that raises, a client that
   cannot be configured) is logged, counted in ``STATS`` and skipped; a dataset that
@@ -47,6 +50,7 @@ from openlineage.client.uuid import generate_new_uuid, generate_static_uuid
 from crossline.emitters.naming import dataset_name
 from crossline.emitters.producer import PRODUCER
 from crossline.errors import CrosslineError
+from crossline.redact import redact_event
 from crossline.times import now, stamp
 
 if TYPE_CHECKING:
@@ -221,7 +225,7 @@ def _guard(build: Callable[[], Any], what: str) -> Any:
 
 def _emit(client: OpenLineageClient | None, build: Callable[[], RunEvent]) -> None:
     try:
-        (client or _default_client()).emit(build())
+        (client or _default_client()).emit(redact_event(build()))
         STATS.emitted += 1
     except Exception:  # the boundary: lineage never fails the job
         STATS.errors += 1

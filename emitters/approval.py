@@ -21,7 +21,8 @@ Errors: an event that is not a model-package state change, or lacks the package 
 ``InvalidEvent``; a package that cannot be described is ``SourceError``. Both raise, so
 Lambda retries and then keeps the event in its dead-letter queue: nothing is lost.
 Delivery of the lineage event itself is the transport's business (configure the durable
-transport the OpenLineage way).
+transport the OpenLineage way). The event is redacted (``crossline.redact``) before the
+client sees it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from crossline.emitters import sagemaker
 from crossline.emitters.facets import CrosslineApprovalRunFacet
 from crossline.emitters.producer import PRODUCER
 from crossline.errors import InvalidEvent, SourceError
+from crossline.redact import redact_event
 from crossline.times import stamp
 
 if TYPE_CHECKING:
@@ -101,7 +103,7 @@ def handle(
         package = sagemaker_client.describe_model_package(ModelPackageName=arn)
     except (ClientError, BotoCoreError) as err:
         raise SourceError(f"cannot describe model package {arn}: {err}") from err
-    run_event = approval_event(event, package, namespace)
+    run_event = redact_event(approval_event(event, package, namespace))
     client.emit(run_event)
     return run_event
 

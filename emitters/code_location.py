@@ -13,7 +13,9 @@ source that names both a repository and a commit wins:
 3. The git checkout that holds the DAG file: its ``origin`` remote and ``HEAD``, when
    that remote is one others can open (not a path on this machine).
 
-It never raises: a job without a known commit simply has no code location.
+It never raises: a job without a known commit simply has no code location. A repository
+URL never carries credentials out: ``https://user:token@host/...`` (a git remote set up
+with a token) is returned as ``https://host/...``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+
+from crossline.redact import strip_userinfo
 
 REPO_TAG = "crossline:code-repo"
 COMMIT_TAG = "crossline:code-commit"
@@ -36,6 +40,9 @@ class CodeLocation:
     commit: str
     path: str | None = None
     source: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "repo_url", strip_userinfo(self.repo_url))
 
 
 def from_tags(tags: Mapping[str, str] | list[dict[str, str]] | None) -> CodeLocation | None:

@@ -7,7 +7,9 @@ the one ARN parser). The rules:
 
 - S3 (``s3``, ``s3a``, ``s3n`` URIs, and ``arn:aws:s3:::{bucket}/{key}`` ARNs):
   namespace ``s3://{bucket}``, name ``{key}`` without a trailing ``/`` (as Airflow's
-  provider names prefixes). OpenLineage naming spec.
+  provider names prefixes). OpenLineage naming spec. Credentials written into the URI
+  (``s3://KEY:SECRET@bucket/...``) are not part of the name and are dropped, so they
+  never reach an event, and the dataset joins its credential-free spelling.
 - Glue table, ``arn:{partition}:glue:{region}:{account}:table/{db}/{table}``: namespace
   ``arn:{partition}:glue:{region}:{account}``, name ``table/{db}/{table}``. OpenLineage
   naming spec; ``glue_table()`` builds it from its parts. Other Glue resources have no
@@ -33,6 +35,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from crossline.errors import InvalidEvent
+from crossline.redact import redact_text
 
 S3_SCHEMES = frozenset({"s3", "s3a", "s3n"})
 
@@ -77,11 +80,11 @@ class Arn(NamedTuple):
 def parse_arn(arn: str) -> Arn:
     """Split an ARN into its parts, or raise ``InvalidEvent`` saying what is wrong with it."""
     if not isinstance(arn, str):
-        raise InvalidEvent(f"an ARN must be a string, not {type(arn).__name__}: {arn!r}")
+        raise InvalidEvent(f"an ARN must be a string, not {type(arn).__name__}: {redact_text(arn)!r}")
     match = _ARN.fullmatch(arn)
     if match is None or any(ch.isspace() for ch in arn):
         raise InvalidEvent(
-            f"not an ARN (arn:partition:service:region:account:resource): {arn!r}"
+            f"not an ARN (arn:partition:service:region:account:resource): {redact_text(arn)!r}"
         )
     service, resource = match["service"], match["resource"]
     if service in _UNTYPED_SERVICES:
@@ -90,14 +93,14 @@ def parse_arn(arn: str) -> Arn:
         # Typed resources are "type/id" (SageMaker, Glue) or "type:id" (Lambda, logs).
         cut = min((i for i in (resource.find("/"), resource.find(":")) if i >= 0), default=-1)
         if cut <= 0:
-            raise InvalidEvent(f"ARN resource is not '{{type}}/{{id}}': {arn!r}")
+            raise InvalidEvent(f"ARN resource is not '{{type}}/{{id}}': {redact_text(arn)!r}")
         resource_type, resource_id = resource[:cut], resource[cut + 1 :]
         if not _RESOURCE_TYPE.fullmatch(resource_type):
-            raise InvalidEvent(f"ARN resource type {resource_type!r} is malformed: {arn!r}")
+            raise InvalidEvent(f"ARN resource type {resource_type!r} is malformed: {redact_text(arn)!r}")
     # An S3 prefix may end in "/"; no other empty segment is a resource.
     segments = (resource_id.rstrip("/") if service == "s3" else resource_id).split("/")
     if not resource_id or "" in segments:
-        raise InvalidEvent(f"ARN has an empty resource id or path segment: {arn!r}")
+        raise InvalidEvent(f"ARN has an empty resource id or path segment: {redact_text(arn)!r}")
     return Arn(
         match["partition"], service, match["region"], match["account"], resource_type, resource_id
     )
@@ -106,24 +109,24 @@ def parse_arn(arn: str) -> Arn:
 def dataset_name(uri: str) -> DatasetName:
     """Name any S3 URI, S3/Glue-table/SageMaker ARN as OpenLineage ``(namespace, name)``."""
     if not isinstance(uri, str):
-        raise InvalidEvent(f"cannot name a {type(uri).__name__}: {uri!r}")
+        raise InvalidEvent(f"cannot name a {type(uri).__name__}: {redact_text(uri)!r}")
     text = uri.strip()
     if text.lower().startswith("arn:"):
         return _arn_name(parse_arn(text), text.split(":", 5)[5], uri)
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme in S3_SCHEMES:
-        return _s3_name(parts.netloc, parts.path, uri)
-    raise InvalidEvent(f"no OpenLineage naming rule for {uri!r}")
+        return _s3_name(_bucket(parts.netloc), parts.path, uri)
+    raise InvalidEvent(f"no OpenLineage naming rule for {redact_text(uri)!r}")
 
 
 def s3_location(uri: str) -> tuple[str, str]:
     """``(bucket, key)`` of an S3 URI, for reading and writing it; the key keeps a trailing ``/``."""
     parts = urlsplit(uri.strip())
     if parts.scheme.lower() not in S3_SCHEMES:
-        raise InvalidEvent(f"not an S3 URI: {uri!r}")
-    _s3_name(parts.netloc, parts.path, uri)  # the same checks as a dataset name
-    return parts.netloc, parts.path.lstrip("/")
+        raise InvalidEvent(f"not an S3 URI: {redact_text(uri)!r}")
+    _s3_name(_bucket(parts.netloc), parts.path, uri)  # the same checks as a dataset name
+    return _bucket(parts.netloc), parts.path.lstrip("/")
 
 
 def glue_table(
@@ -142,7 +145,7 @@ def sagemaker_arn(
     """
     arn = f"arn:{partition}:sagemaker:{region}:{account}:{resource_type}/{resource_id.lower()}"
     if not (_REGION.fullmatch(region) and _ACCOUNT.fullmatch(account)):
-        raise InvalidEvent(f"a SageMaker ARN needs a region and a 12-digit account: {arn!r}")
+        raise InvalidEvent(f"a SageMaker ARN needs a region and a 12-digit account: {redact_text(arn)!r}")
     dataset_name(arn)  # the same checks as an ARN read from the API
     return arn
 
@@ -153,12 +156,17 @@ def feature_group(region: str, account: str, name: str, *, partition: str = "aws
     return dataset_name(arn)
 
 
+def _bucket(netloc: str) -> str:
+    """The bucket of an S3 URI's authority: what follows any ``userinfo@``."""
+    return netloc.rpartition("@")[2]
+
+
 def _s3_name(bucket: str, path: str, uri: str) -> DatasetName:
     if not bucket:
-        raise InvalidEvent(f"S3 URI without a bucket: {uri!r}")
+        raise InvalidEvent(f"S3 URI without a bucket: {redact_text(uri)!r}")
     key = path.lstrip("/").rstrip("/")
     if not key:
-        raise InvalidEvent(f"S3 URI names a bucket but no key or prefix: {uri!r}")
+        raise InvalidEvent(f"S3 URI names a bucket but no key or prefix: {redact_text(uri)!r}")
     return DatasetName(f"s3://{bucket}", key)
 
 
@@ -167,15 +175,15 @@ def _arn_name(arn: Arn, raw_resource: str, uri: str) -> DatasetName:
         bucket, _, key = arn.resource_id.partition("/")
         return _s3_name(bucket, key, uri)
     if arn.service not in ("glue", "sagemaker"):
-        raise InvalidEvent(f"no OpenLineage naming rule for {arn.service} ARN {uri!r}")
+        raise InvalidEvent(f"no OpenLineage naming rule for {arn.service} ARN {redact_text(uri)!r}")
     if not (arn.region and arn.account and arn.account != "aws"):
-        raise InvalidEvent(f"{arn.service} ARN without a region or account: {uri!r}")
+        raise InvalidEvent(f"{arn.service} ARN without a region or account: {redact_text(uri)!r}")
     namespace = f"arn:{arn.partition}:{arn.service}:{arn.region}:{arn.account}"
     if arn.service == "glue":
         is_table = arn.resource_type == "table" and arn.resource_id.count("/") == 1
         if raw_resource != arn.resource or not is_table:
-            raise InvalidEvent(f"only Glue tables (table/{{db}}/{{table}}) are datasets: {uri!r}")
+            raise InvalidEvent(f"only Glue tables (table/{{db}}/{{table}}) are datasets: {redact_text(uri)!r}")
         return DatasetName(namespace, arn.resource)
     if not raw_resource.startswith(f"{arn.resource_type}/"):
-        raise InvalidEvent(f"SageMaker ARN resource is not '{{type}}/{{id}}': {uri!r}")
+        raise InvalidEvent(f"SageMaker ARN resource is not '{{type}}/{{id}}': {redact_text(uri)!r}")
     return DatasetName(namespace, f"{arn.resource_type}/{arn.resource_id.lower()}")

@@ -13,7 +13,9 @@ Airflow connection, endpoint and credentials apply). The provider gives:
 - Glue, register-model-version, model, endpoint config and endpoint: nothing. We give
   them inputs, outputs and the facets of the resource they made.
 
-Every job gets its code commit (``code_location.resolve``). Failure policy: the
+Every job gets its code commit (``code_location.resolve``). Every ``OperatorLineage`` an
+extractor returns is redacted (``crossline.redact``) before the provider builds its
+event: URI credentials, secret-named hyperparameters and arguments. Failure policy: the
 provider's ExtractorManager already catches an extractor's exception and emits the event
 without lineage; inside, each optional enrichment (content versions, reading an
 evaluation report, tags) is best-effort so that one unreadable object costs that fact,
@@ -22,6 +24,7 @@ not the whole event, and is logged with the reason.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -34,6 +37,7 @@ from crossline.emitters.content import read_content_version
 from crossline.emitters.facets.standard import code_location as code_location_facet
 from crossline.emitters.naming import s3_location
 from crossline.errors import SourceError
+from crossline.redact import redact_event
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,10 +51,31 @@ def best_effort(what: str, fn: Callable[[], T], default: T) -> T:
         return default
 
 
+def _redacting(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def extract(self: Any, *args: Any, **kwargs: Any) -> Any:
+        lineage = method(self, *args, **kwargs)
+        return redact_event(lineage) if lineage is not None else None
+
+    extract.__crossline_redacting__ = True  # type: ignore[attr-defined]
+    return extract
+
+
+_EXTRACT_METHODS = ("_execute_extraction", "extract_on_complete", "extract_on_failure")
+
+
 class _CrosslineExtractor(BaseExtractor):
     """Shared plumbing: AWS clients from the operator's connection, code location, versions."""
 
     operator_classes: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every extraction method a subclass defines returns redacted lineage."""
+        super().__init_subclass__(**kwargs)
+        for name in _EXTRACT_METHODS:
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "__crossline_redacting__", False):
+                setattr(cls, name, _redacting(method))
 
     @classmethod
     def get_operator_classnames(cls) -> list[str]:
@@ -98,6 +123,11 @@ class _CrosslineExtractor(BaseExtractor):
 
     def _sagemaker_tags(self, arn: str) -> list[dict[str, str]]:
         return best_effort(f"listing the tags of {arn}", lambda: self._client("sagemaker").list_tags(ResourceArn=arn).get("Tags", []), [])
+
+
+for _name in _EXTRACT_METHODS:
+    if _name in _CrosslineExtractor.__dict__:
+        setattr(_CrosslineExtractor, _name, _redacting(_CrosslineExtractor.__dict__[_name]))
 
 
 class GlueJobExtractor(_CrosslineExtractor):

@@ -21,6 +21,7 @@ from openlineage.client.facet_v2 import (
 
 from crossline.emitters.naming import dataset_name
 from crossline.errors import InvalidEvent
+from crossline.redact import strip_userinfo
 
 _COMMIT = re.compile(r"[0-9a-f]{7,64}")
 
@@ -54,7 +55,8 @@ def code_location(
     """``sourceCodeLocation`` for a git commit, e.g. ``github.com/acme/credit-ml`` @ ``a14f2b9``.
 
     ``url`` points at the tree of that commit (GitHub/GitLab ``/tree/{commit}/{path}``);
-    ``version`` holds the commit itself.
+    ``version`` holds the commit itself. Credentials in the repository URL (a remote
+    cloned with ``https://user:token@...``) are dropped.
     """
     if not isinstance(repo_url, str) or not repo_url.strip():
         raise InvalidEvent(f"code_location: repo_url must be a non-empty string, got {repo_url!r}")
@@ -62,7 +64,7 @@ def code_location(
         raise InvalidEvent(
             f"code_location: commit must be a hex git sha (7+ chars), got {commit!r}"
         )
-    repo = repo_url.strip().rstrip("/").removesuffix(".git")
+    repo = strip_userinfo(repo_url.strip()).rstrip("/").removesuffix(".git")
     if "://" not in repo and not repo.startswith("git@"):
         repo = f"https://{repo}"
     browse = repo

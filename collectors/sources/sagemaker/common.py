@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from crossline.collectors.model import Edge, EdgeKind, Node, NodeId
 from crossline.collectors.sources import Batch
 from crossline.emitters.naming import parse_arn
 from crossline.errors import InvalidEvent, SourceError
+from crossline.redact import redact
 from crossline.times import coerce, stamp
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class Run:
     def node(self, node: Node) -> None:
         if ("n", node.id) not in self.ids:  # one record per id in a batch
             self.ids.add(("n", node.id))
-            self.batch.nodes.append(node)
+            self.batch.nodes.append(replace(node, props=redact(node.props)))  # e.g. secret hyperparameters
             self.report.emitted[node.kind.value] += 1
 
     def edge(self, edge: Edge) -> None:
