@@ -77,6 +77,9 @@ def _configure_logging(level: str) -> None:
 
     handler = RichHandler(console=Console(stderr=True, soft_wrap=True), show_time=False, show_path=False,
                           rich_tracebacks=level == "debug", markup=False)
+    from crossline.redact import RedactingFilter
+
+    handler.addFilter(RedactingFilter())  # debug logs quote URLs and API bodies (botocore's too)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)

@@ -87,6 +87,7 @@ _KNOWN_TOKENS = re.compile(
     r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}"
     r"|xox[abposr]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{20,}|(?:AKIA|ASIA)[0-9A-Z]{16})\b"
 )
+_NESTED = re.compile(r"(?P<name>\b[A-Za-z_][A-Za-z0-9_.-]{0,63})(?P<quote>[\"']?)\s*[:=]\s*(?P<open>[{\[])")
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
@@ -211,6 +212,8 @@ def _redact_text(text: str, rules: _Rules) -> str:
     if "=" in out and ("?" in out or "&" in out or ";" in out):
         out = _QUERY_PARAM.sub(lambda m: _param(m, keys), out)
     if "=" in out or ":" in out:
+        if "{" in out or "[" in out:
+            out = _redact_nested(out, rules)
         out = _AUTH_HEADER.sub(lambda m: m[0] if m["value"] == REDACTED else f"{m['name']}{m['sep']}{REDACTED}", out)
         out = _ASSIGNMENT.sub(lambda m: _assignment(m, keys), out)
     if "-" in out:
@@ -219,6 +222,40 @@ def _redact_text(text: str, rules: _Rules) -> str:
     if "earer" in out:
         out = _BEARER.sub(lambda m: f"{m['scheme']} {REDACTED}", out)
     return _KNOWN_TOKENS.sub(REDACTED, out)
+
+
+def _redact_nested(text: str, rules: _Rules) -> str:
+    """``"password": {...}`` or ``[...]`` in text (a logged JSON body): the whole block goes."""
+    pieces, pos = [], 0
+    for m in _NESTED.finditer(text):
+        if m.start() < pos or not rules.secret(m["name"]):
+            continue
+        end = _closing(text, m.end("open") - 1)
+        pieces += [text[pos : m.start("open")], f'"{REDACTED}"']
+        pos = end
+    return "".join(pieces) + text[pos:] if pieces else text
+
+
+def _closing(text: str, start: int) -> int:
+    """The index after the bracket that closes ``text[start]`` (or the end), skipping quoted text."""
+    depth, quote, i = 0, "", start
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return len(text)
 
 
 def _param(m: re.Match[str], keys: tuple[str, ...]) -> str:

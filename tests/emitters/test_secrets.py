@@ -128,11 +128,16 @@ def test_planted_secrets_reach_no_spool_log_output_marquez_store_or_report(
 
     # The CLI: status and replay, the URL with user:pass on the command line.
     runner = CliRunner()
-    outputs = [runner.invoke(main, ["lineage", "status", "--spool", str(spool), *flag]) for flag in ([], ["--json"])]
-    replay = runner.invoke(main, ["lineage", "replay", "--spool", str(spool),
-                                  "--url", marquez.url.replace("://", f"://crossline:{url_secret}@")])
+
+    def cli(*argv: str):  # type: ignore[no-untyped-def]
+        result = runner.invoke(main, ["--log-level", "debug", *argv])
+        logging.getLogger().addHandler(caplog.handler)  # the CLI sets up logging afresh; keep capturing
+        return result
+
+    outputs = [cli("lineage", "status", "--spool", str(spool), *flag) for flag in ([], ["--json"])]
+    replay = cli("lineage", "replay", "--spool", str(spool), "--url", marquez.url.replace("://", f"://crossline:{url_secret}@"))
     assert replay.exit_code == 0, replay.output
-    assert json.loads(replay.output)["sent"] == 4
+    assert json.loads(replay.stdout)["sent"] == 4
     assert leaks("\n".join(r.output for r in [*outputs, replay])) == []
 
     # What Marquez stored.
@@ -154,8 +159,8 @@ def test_planted_secrets_reach_no_spool_log_output_marquez_store_or_report(
     events_file.write_text("\n".join(json.dumps(e) for e in [*mine, foreign]) + "\n")
 
     store = tmp_path / "graph.db"
-    collect = runner.invoke(main, ["collect", "--openlineage", str(events_file), "--sagemaker", "--aws-endpoint", aws,
-                                   "--store", f"sqlite:///{store}", "--json"])
+    collect = cli("collect", "--openlineage", str(events_file), "--sagemaker", "--aws-endpoint", aws,
+                  "--store", f"sqlite:///{store}", "--json")
     assert collect.exit_code == 0, collect.output
     with sqlite3.connect(store) as db:
         rows = [json.dumps(row, default=str) for table, in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
@@ -164,7 +169,7 @@ def test_planted_secrets_reach_no_spool_log_output_marquez_store_or_report(
     assert any("api_token" in r and "***" in r for r in rows)
 
     out = tmp_path / "trace"
-    trace = runner.invoke(main, ["trace", "--package", package_arn, "--store", f"sqlite:///{store}", "--out", str(out)])
+    trace = cli("trace", "--package", package_arn, "--store", f"sqlite:///{store}", "--out", str(out))
     assert trace.exception is None or isinstance(trace.exception, SystemExit), trace.output
     reports = _all_text(out) + "\n".join(page.extract_text() for pdf in out.glob("*.pdf")
                                           for page in PdfReader(pdf).pages)
