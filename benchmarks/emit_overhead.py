@@ -14,8 +14,10 @@ tight loop, N events per case, each event a new run with two datasets:
               backend was down): the backend is back and the sender drains the backlog
               while we emit.
 
-It prints p50/p99/max in milliseconds and p99 as a multiple of the reference's p99 (the
-target: within 2x, at any backlog). Then it delivers everything (the up senders finish,
+Each timed emit alternates with one reference write, so both see the same moment of a
+shared disk; the table gives each case's p50/p99/max in milliseconds beside the
+reference measured alongside it, and p99 as a multiple of that reference's p99 (the
+target: within 2x, at any backlog). A quiet reference (no sender running) is printed too. Then it delivers everything (the up senders finish,
 the down and hanging spools are replayed to Marquez) and reads back what Marquez stored
 for this run's events: lost (emitted, never stored; must be 0) and duplicates (stored
 more than once; delivery is at least once). Not a timed test: figures depend on the
@@ -98,20 +100,37 @@ def timed(emit: Callable[[RunEvent], object], events: list[RunEvent]) -> list[fl
     return samples
 
 
-def fsync_rename(folder: Path, data: bytes, n: int) -> list[float]:
+class Reference:
     """The floor: write a new file under tmp/, fsync it, rename it into place (what a spool append is)."""
-    (folder / "tmp").mkdir(parents=True, exist_ok=True)
-    samples = []
-    for i in range(n):
+
+    def __init__(self, folder: Path, data: bytes) -> None:
+        (folder / "tmp").mkdir(parents=True, exist_ok=True)
+        self.folder, self.data, self.count = folder, data, 0
+
+    def once(self) -> float:
+        self.count += 1
         start = time.perf_counter()
-        tmp, final = folder / "tmp" / f"{i}.json", folder / f"{i}.json"
+        tmp, final = self.folder / "tmp" / f"{self.count}.json", self.folder / f"{self.count}.json"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.write(fd, data)
+        os.write(fd, self.data)
         os.fsync(fd)
         os.close(fd)
         os.replace(tmp, final)
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
+        return (time.perf_counter() - start) * 1000
+
+    def samples(self, n: int) -> list[float]:
+        return [self.once() for _ in range(n)]
+
+
+def interleaved(emit: Callable[[RunEvent], object], events: list[RunEvent], ref: Reference) -> tuple[list[float], list[float]]:
+    """Emit times and reference times, one of each in turn."""
+    emits, refs = [], []
+    for event in events:
+        refs.append(ref.once())
+        start = time.perf_counter()
+        emit(event)
+        emits.append((time.perf_counter() - start) * 1000)
+    return emits, refs
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -167,13 +186,14 @@ def main() -> int:
         print(f"backend: Marquez {impl} at {state.url}; {n} events per case; outage of {args.outage_runs} runs")
         body = Serde.to_json(runs.event(0)).encode()
         runs.emitted.clear()
-        cases: dict[str, list[float]] = {}
+        cases: dict[str, tuple[list[float], list[float]]] = {}
         base = Path(tempfile.mkdtemp(prefix="crossline-bench-", dir=Path.home()))
-        cases["reference (fsync+rename)"] = fsync_rename(base / "reference-1", body, n)
+        ref = Reference(base / "reference", body)
+        quiet = ref.samples(n)
 
         plain = HttpTransport(HttpConfig.from_dict({"url": state.url}))
         timed(plain.emit, [runs.event(i) for i in range(20)])  # warm-up: connection, the backend's caches
-        cases["plain HttpTransport, up"] = timed(plain.emit, [runs.event(i) for i in range(n)])
+        cases["plain HttpTransport, up"] = interleaved(plain.emit, [runs.event(i) for i in range(n)], ref)
         plain.close()
 
         up = durable(state.url, base / "up")
@@ -181,7 +201,7 @@ def main() -> int:
         hanging = durable(hang.url, base / "hanging")
         for name, transport in (("durable, up", up), ("durable, down", down), ("durable, hanging", hanging)):
             timed(transport.emit, [runs.event(i) for i in range(20)])  # warm-up: the sender thread starts
-            cases[name] = timed(transport.emit, [runs.event(i) for i in range(n)])
+            cases[name] = interleaved(transport.emit, [runs.event(i) for i in range(n)], ref)
 
         # The outage: R runs spooled while the backend was down; then it is back.
         outage = durable(f"http://{LOOPBACK}:{free_port()}", base / "outage")
@@ -192,9 +212,9 @@ def main() -> int:
         outage.close(0)
         back = durable(state.url, base / "outage")
         backlog = back.status().pending.count
-        cases[f"durable, after outage of {args.outage_runs} runs"] = timed(back.emit, [runs.event(i) for i in range(n)])
+        cases[f"durable, after outage of {args.outage_runs} runs"] = interleaved(
+            back.emit, [runs.event(i) for i in range(n)], ref)
         left_when_done = back.status().pending.count
-        cases["reference again"] = fsync_rename(base / "reference-2", body, n)
 
         # Deliver everything, then count what Marquez stored.
         started = time.monotonic()
@@ -214,11 +234,13 @@ def main() -> int:
         if not was_running:
             bed.down()
 
-    ref = pct(cases["reference (fsync+rename)"] + cases["reference again"], 0.99)
-    print(f"{'case':40} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'p99/ref':>8}")
-    for name, samples in cases.items():
-        print(f"{name:40} {statistics.median(samples):8.3f} {pct(samples, 0.99):8.3f} {max(samples):8.3f} "
-              f"{pct(samples, 0.99) / ref:8.2f}")
+    print(f"{'case (caller time per emit)':38} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}   "
+          f"{'ref p50':>7} {'ref p99':>7}   {'p99/ref p99':>11}")
+    print(f"{'reference alone (no sender running)':38} {statistics.median(quiet):7.3f} {pct(quiet, 0.99):7.3f} "
+          f"{max(quiet):7.3f}")
+    for name, (samples, refs) in cases.items():
+        print(f"{name:38} {statistics.median(samples):7.3f} {pct(samples, 0.99):7.3f} {max(samples):7.3f}   "
+              f"{statistics.median(refs):7.3f} {pct(refs, 0.99):7.3f}   {pct(samples, 0.99) / pct(refs, 0.99):11.2f}")
     emitted = Counter(runs.emitted)
     lost = sum(1 for key in emitted if key not in stored)
     duplicates = sum(count - 1 for count in stored.values() if count > 1)
