@@ -34,7 +34,8 @@ Emitters and collectors both use it; it imports nothing of either.
   ``$CROSSLINE_REDACT_KEYS`` (comma-separated; ``name`` or ``+name`` adds a key,
   ``-name`` removes a default). Components with their own setting (the durable
   transport's ``redact_keys``) pass ``extra`` in the same syntax.
-- ``RedactingFilter``: a ``logging.Filter`` that redacts a record's message and args.
+- ``RedactingFilter``: a ``logging.Filter`` that redacts a record's message, args and
+  exception text.
 """
 
 from __future__ import annotations
@@ -403,7 +404,7 @@ def _attrs_value(name: Any, value: Any, keys: tuple[str, ...], stack: list[Any])
 
 
 class RedactingFilter(logging.Filter):
-    """Redacts each record's message (args included) before any handler formats it."""
+    """Redacts each record's message (args included) and its exception text before any handler formats it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -413,4 +414,10 @@ class RedactingFilter(logging.Filter):
         clean = redact_text(message)
         if clean != message:
             record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            # Formatters use exc_text when it is set: a traceback quoting a URL stays clean.
+            record.exc_text = redact_text(_FORMATTER.formatException(record.exc_info))
         return True
+
+
+_FORMATTER = logging.Formatter()

@@ -17,7 +17,8 @@ Contract:
   ``sender.drain``: oldest first, every failure classified (``delivery``), retries with
   backoff and ``Retry-After``, a persisted attempt budget per event, quarantine to
   ``rejected/`` with the reason, so one poisoned event never holds the rest and an
-  outage never quarantines anything. Only the holder of the spool's ``flock`` sends, so
+  outage never quarantines anything. What is sent is redacted again, so a file an older
+  version or another writer left in the spool cannot carry a secret out. Only the holder of the spool's ``flock`` sends, so
   processes sharing a spool never send one file twice; a crash between the 2xx and the
   delete resends that one event: at least once.
 - **Shutdown.** ``close(timeout)`` (and, at interpreter exit, an ``atexit`` hook for
@@ -62,7 +63,7 @@ from crossline.emitters.transport.config import (  # noqa: F401  re-exported
     DEFAULTS,
     DurableHttpConfig,
 )
-from crossline.emitters.transport.delivery import Poster
+from crossline.emitters.transport.delivery import Answer, Poster
 from crossline.emitters.transport.sender import Policy, Sender, drain
 from crossline.emitters.transport.spool import Spool
 from crossline.emitters.transport.status import DeliveryStats, DrainReport, Outcome, SpoolStatus
@@ -168,10 +169,21 @@ class DurableHttpTransport(Transport):
             self.stats.errors += 1
             log.exception("crossline lineage: could not start the background sender")
 
+    def _post(self, body: str) -> Answer:
+        """POST a spooled body, redacted again: files an older version or another writer left are not ours."""
+        try:
+            doc = json.loads(body)
+            clean = redact(doc, self._keys)
+            if clean != doc:
+                body = json.dumps(clean, sort_keys=True, default=_non_serializable)
+        except (ValueError, RecursionError):  # the backend judges what is not JSON
+            pass
+        return self.poster.post(body)
+
     def _start_sender(self) -> Sender:
         with self._sender_lock:
             if self._sender is None or not self._sender.is_alive():
-                self._sender = Sender(self.spool, self.poster.post, self.policy, self.stats, self.config, self.url)
+                self._sender = Sender(self.spool, self._post, self.policy, self.stats, self.config, self.url)
                 self._sender.start()
             return self._sender
 
@@ -255,7 +267,7 @@ class DurableHttpTransport(Transport):
                 if not held:
                     report = DrainReport(busy=True)
                 else:
-                    report = drain(self.spool, self.poster.post, self.policy, self.stats, force=True)
+                    report = drain(self.spool, self._post, self.policy, self.stats, force=True)
             report.remaining = len(self.spool.pending_names())
         except OSError as err:
             raise ConfigError(f"cannot use the lineage spool {self.spool.directory}: {err}") from err

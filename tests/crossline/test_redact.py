@@ -219,3 +219,14 @@ def test_no_depth_makes_it_raise() -> None:
     for _ in range(100):
         assert out["password"] == REDACTED
         out = out["child"]
+
+
+def test_the_log_filter_redacts_exception_text(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test.redact.exc")
+    logger.addFilter(RedactingFilter())
+    with caplog.at_level(logging.ERROR, logger="test.redact.exc"):
+        try:
+            raise ConnectionError(f"cannot reach postgresql://app:{SECRET}@db/app")
+        except ConnectionError:
+            logger.exception("collect failed")
+    assert SECRET not in caplog.text and "postgresql://***@db/app" in caplog.text

@@ -321,3 +321,18 @@ def test_at_exit_the_sender_gets_a_bounded_last_chance(hang, scripted, tmp_path:
         assert left == 5 and took < 2.0 + 8.0  # the 2 s bound, plus the interpreter's start
     else:
         assert left == 0 and backend.delivered() == [f"x{i}" for i in range(5)]
+
+
+def test_a_file_an_older_version_left_is_redacted_when_sent(events, scripted, tmp_path: Path) -> None:
+    from openlineage.client.serde import Serde
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    doc = json.loads(Serde.to_json(events.event("old")))
+    doc["inputs"] = [{"namespace": "s3://AKIAIOSFODNN7EXAMPLE:olds3cr3tvalue@credit", "name": "k"}]
+    (spool / "00000000000000000002-000000000-0000001.json").write_text(json.dumps(doc))  # unredacted, as before
+    backend = scripted()
+    result = CliRunner().invoke(main, ["lineage", "replay", "--spool", str(spool), "--url", backend.url])
+    assert result.exit_code == 0, result.output
+    [(status, sent)] = backend.received
+    assert "olds3cr3tvalue" not in json.dumps(sent) and sent["inputs"][0]["namespace"] == "s3://***@credit"
