@@ -25,7 +25,7 @@ Contract:
 - **One drainer at a time.** ``lock()`` takes an exclusive ``fcntl.flock`` on ``.lock``;
   whoever holds it may send, delete and quarantine pending entries. Writers never need it.
 - **Bounded, without a scan in the writer.** ``put`` refuses (``SpoolFull``) an event that
-  would take the folder over ``max_bytes``, judged from the last ``refresh_usage()`` (the
+  would take pending and quarantined entries over ``max_bytes``, judged from the last ``refresh_usage()`` (the
   background sender calls it every few seconds) plus this process's writes and deletions since. The bound
   is soft: other processes' writes since the last refresh are unseen.
 
@@ -101,7 +101,8 @@ class Spool(Quarantine):
         self.lock_path = self.directory / LOCK
         self._usage_lock = threading.Lock()
         self._usage = 0  # bytes at the last refresh, plus our writes and deletions since
-        self._recent: dict[str, int] | None = None  # our writes while a refresh scans
+        self._recent: dict[str, int] | None = None  # our writes that landed while a refresh scans
+        self._inflight: dict[str, int] = {}  # our writes not landed yet
         try:
             for folder in (self.directory, self.rejected_dir, self.tmp_dir):
                 folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
@@ -115,6 +116,7 @@ class Spool(Quarantine):
     def after_fork(self) -> None:
         """In a forked child: a fresh lock (another thread may have held the parent's)."""
         self._usage_lock = threading.Lock()
+        self._inflight = {}  # the parent's writes in flight are not the child's
 
     # -- pending entries -------------------------------------------------------------
     def pending_names(self) -> list[str]:
@@ -177,7 +179,7 @@ class Spool(Quarantine):
     # -- writing -----------------------------------------------------------------------
     def put(self, body: str) -> Path:
         """Spool one serialized event; returns its file. ``SpoolFull`` past the bound."""
-        data = body.encode("utf-8")
+        data, name = body.encode("utf-8"), _next_name()
         with self._usage_lock:
             used = self._usage
             if used + len(data) > self.max_bytes:
@@ -186,7 +188,7 @@ class Spool(Quarantine):
                     f"{len(data)} bytes would exceed max_bytes={self.max_bytes}"
                 )
             self._usage += len(data)
-        name = _next_name()
+            self._inflight[name] = len(data)
         tmp = self.tmp_dir / name
         try:
             self._write(tmp, data, fsync=self.fsync)
@@ -194,11 +196,12 @@ class Spool(Quarantine):
         except BaseException:
             with self._usage_lock:
                 self._usage -= len(data)
+                del self._inflight[name]
             raise
-        if self._recent is not None:
-            with self._usage_lock:
-                if self._recent is not None:
-                    self._recent[name] = len(data)
+        with self._usage_lock:
+            del self._inflight[name]
+            if self._recent is not None:
+                self._recent[name] = len(data)
         return self.directory / name
 
     def remove(self, name: str) -> None:
@@ -214,18 +217,20 @@ class Spool(Quarantine):
             self._usage = max(0, self._usage - size)
 
     def refresh_usage(self) -> int:
-        """Rescan the bytes under the folder (pending, rejected, tmp); for the background sender.
+        """Rescan the bytes of pending and quarantined entries; for the background sender.
 
-        Writes that land while it scans are added unless the scan saw them, so a
-        concurrent ``put`` is never lost from the count.
+        This process's writes that land while it scans, or are still in flight, are added
+        unless the scan saw them: a concurrent ``put`` is counted once, never lost.
         """
         with self._usage_lock:
             self._recent = {}
         seen: set[str] = set()
-        used = _folder_bytes(self.directory, seen) + _folder_bytes(self.rejected_dir) + _folder_bytes(self.tmp_dir)
+        # tmp/ holds writes in flight, counted by their writers already.
+        used = _folder_bytes(self.directory, seen) + _folder_bytes(self.rejected_dir)
         with self._usage_lock:
-            recent, self._recent = self._recent or {}, None
-            self._usage = used + sum(size for name, size in recent.items() if name not in seen)
+            ours = {**(self._recent or {}), **self._inflight}
+            self._recent = None
+            self._usage = used + sum(size for name, size in ours.items() if name not in seen)
             return self._usage
 
     # -- attempts ----------------------------------------------------------------------
