@@ -37,6 +37,7 @@ Exit codes:
   130  interrupted"""
 LEVELS = ("error", "warning", "info", "debug")
 log = logging.getLogger("crossline")
+_HANDLER_NAME = "crossline-cli"
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -73,15 +74,21 @@ class _Group(click.Group):
 
 
 def _configure_logging(level: str) -> None:
+    """crossline's handler on the root logger, replacing only a handler it put there before.
+
+    Handlers others installed (a host application's, pytest's) stay: ``main`` may run
+    inside another program.
+    """
     from rich.logging import RichHandler
+
+    from crossline.redact import RedactingFilter
 
     handler = RichHandler(console=Console(stderr=True, soft_wrap=True), show_time=False, show_path=False,
                           rich_tracebacks=level == "debug", markup=False)
-    from crossline.redact import RedactingFilter
-
     handler.addFilter(RedactingFilter())  # debug logs quote URLs and API bodies (botocore's too)
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(logging.WARNING)
     logging.getLogger("crossline").setLevel(level.upper())
     # Libraries' own retry chatter (urllib3, botocore) is crossline's to summarise, not

@@ -118,6 +118,10 @@ class AirflowBed:
                 "url": self.marquez_url,
                 "spool_dir": str(self.spool_dir),
                 "timeout": 10,
+                # A task's events leave through a courier process (the listener's children
+                # end with os._exit); on the bed it gives up after 15 s instead of 5 minutes,
+                # so a test with Marquez down leaves no process behind for long.
+                "courier_lifetime": 15,
             }
         elif self.marquez_url:
             transports["marquez"] = {"type": "http", "url": self.marquez_url, "timeout": 10}

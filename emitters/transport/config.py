@@ -62,7 +62,10 @@ DEFAULTS: dict[str, Any] = {
     "setup_attempts": 10,  # consecutive 401/403/404/TLS failures before a process stops trying
     "shutdown_timeout": 2.0,  # seconds close() and exit wait for the sender
     "poll_interval": 5.0,  # seconds between looks at the spool when nothing wakes the sender
+    "sender": "auto",  # auto | process: a sender process per spool (see courier); thread: one per transport
+    "courier_lifetime": 300.0,  # seconds a sender process keeps trying before it leaves the rest spooled
 }
+SENDERS = ("auto", "thread", "process")
 
 # Our keys, each with the spellings OpenLineage config sources produce.
 _KEYS: dict[str, tuple[str, ...]] = {
@@ -96,6 +99,11 @@ class DurableHttpConfig(Config):
     poll_interval: float = DEFAULTS["poll_interval"]
     redact_keys: tuple[str, ...] = ()
     basic_auth: tuple[str, str] | None = attr.field(default=None, repr=False)
+    sender: str = DEFAULTS["sender"]
+    courier_lifetime: float = DEFAULTS["courier_lifetime"]
+    # What from_dict was given: a sender process is configured from it (over a pipe: it may
+    # hold credentials). Never shown.
+    params: dict[str, Any] = attr.field(factory=dict, repr=False, eq=False)
 
     @property
     def display_url(self) -> str:
@@ -104,6 +112,7 @@ class DurableHttpConfig(Config):
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> DurableHttpConfig:
+        given = dict(params)
         params = dict(params)
         ours = {key: _pick(params, key) for key in _KEYS}
         for spellings in _KEYS.values():
@@ -130,8 +139,13 @@ class DurableHttpConfig(Config):
         }
         for key in ("max_attempts", "setup_attempts"):
             values[key] = _as_int(key, ours[key], DEFAULTS[key], minimum=1)
-        for key in ("backoff_base", "backoff_max", "retry_after_max", "shutdown_timeout", "poll_interval"):
+        for key in ("backoff_base", "backoff_max", "retry_after_max", "shutdown_timeout", "poll_interval",
+                    "courier_lifetime"):
             values[key] = _as_float(key, ours[key], DEFAULTS[key])
+        sender = str(ours["sender"] or DEFAULTS["sender"]).strip().lower()
+        if sender not in SENDERS:
+            raise ConfigError(f"durable lineage transport: sender={ours['sender']!r}; choose one of {', '.join(SENDERS)}")
+        values["sender"] = sender
         redact_keys = ours["redact_keys"]
         if isinstance(redact_keys, str):
             redact_keys = redact_keys.split(",")
@@ -140,6 +154,7 @@ class DurableHttpConfig(Config):
             spool_dir=Path(spool_dir).expanduser() if spool_dir else crossline_config.home() / "spool",
             redact_keys=tuple(str(k).strip() for k in redact_keys or () if str(k).strip()),
             basic_auth=basic_auth,
+            params=given,
             **values,
         )
 

@@ -12,8 +12,12 @@ Contract:
   ordered history, a run's START before its COMPLETE, and dropping the tail loses only the
   newest facts); any other error is logged and counted (``Outcome.FAILED``). It is the
   fail-open boundary; inside, the library raises typed errors.
-- **Delivery** runs in a background thread per transport (``sender.Sender``), made again
-  in a forked child (Airflow's task runners fork), and in ``replay()``. Both use
+- **Delivery** runs in a sender process per spool (``courier``; ``sender: auto``, the
+  default, and ``process``), or with ``sender: thread`` in a background thread per
+  transport (``sender.Sender``, made again in a forked child), and in ``replay()``. A
+  process is the default because emitters are often brief: Airflow's listener emits from
+  forked children that end with ``os._exit``, which no thread of theirs outlives. A
+  long-lived application may choose ``thread``. Both use
   ``sender.drain``: oldest first, every failure classified (``delivery``), retries with
   backoff and ``Retry-After``, a persisted attempt budget per event, quarantine to
   ``rejected/`` with the reason, so one poisoned event never holds the rest and an
@@ -26,8 +30,7 @@ Contract:
   seconds, bounded by ``shutdown_timeout`` (default 2 s; a negative timeout means that
   bound); what is left stays spooled for the next process or ``crossline lineage
   replay``. It returns whether the spool is empty. A process that ends with
-  ``os._exit`` (Airflow's listener children do) skips this; its events wait in the
-  spool for the next sender of that spool.
+  ``os._exit`` skips this, which is why a forked child hands delivery to a courier.
 - Nothing it logs or reports holds a credential: the URL shown (``url``) has none, and
   every message goes through ``crossline.redact``.
 
@@ -63,6 +66,7 @@ from crossline.emitters.transport.config import (  # noqa: F401  re-exported
     DEFAULTS,
     DurableHttpConfig,
 )
+from crossline.emitters.transport import courier
 from crossline.emitters.transport.delivery import Answer, Poster
 from crossline.emitters.transport.sender import Policy, Sender, drain
 from crossline.emitters.transport.spool import Spool
@@ -105,6 +109,7 @@ class DurableHttpTransport(Transport):
         self._sender: Sender | None = None
         self._sender_lock = threading.Lock()
         self._pid = os.getpid()
+        self._forked = False  # this object came to this process through a fork
         _live.add(self)
 
     def __str__(self) -> str:
@@ -160,6 +165,10 @@ class DurableHttpTransport(Transport):
         return Outcome.DROPPED
 
     def _kick(self) -> None:
+        if self._process_sender():
+            if courier.ensure(self):
+                self.stats.couriers += 1
+            return
         try:
             sender = self._sender
             if sender is None or not sender.is_alive():
@@ -168,6 +177,12 @@ class DurableHttpTransport(Transport):
         except Exception:  # the event is spooled; the next emit or replay delivers it  # noqa: BLE001
             self.stats.errors += 1
             log.exception("crossline lineage: could not start the background sender")
+
+    def _process_sender(self) -> bool:
+        """Whether a sender process delivers this process's events (see ``courier``)."""
+        if not self.config.params.get("url"):
+            return False  # built without from_dict: nothing to configure a process with
+        return self.config.sender in ("process", "auto")
 
     def _post(self, body: str) -> Answer:
         """POST a spooled body, redacted again: files an older version or another writer left are not ours."""
@@ -197,6 +212,7 @@ class DurableHttpTransport(Transport):
         what this process did.
         """
         self._pid = os.getpid()
+        self._forked = True
         self._sender = None
         self._sender_lock = threading.Lock()
         self.stats = DeliveryStats()

@@ -99,6 +99,7 @@ class DeliveryStats:
     rejected: int = 0  # events this transport quarantined
     dropped: int = 0  # emits lost to a full spool
     errors: int = 0  # unexpected errors caught at the boundary
+    couriers: int = 0  # sender processes this transport started (see courier)
 
     def as_dict(self) -> dict[str, int]:
         return attr.asdict(self)

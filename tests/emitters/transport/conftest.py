@@ -82,7 +82,9 @@ def dead_url() -> str:
 
 
 # Quick retries so that tests of the budget take milliseconds, not minutes.
-FAST = {"backoff_base": 0.01, "backoff_max": 0.05, "shutdown_timeout": 30, "poll_interval": 0.2}
+# The sender thread, in this process, so tests can watch its counters; test_courier.py tests
+# the sender process, the default.
+FAST = {"backoff_base": 0.01, "backoff_max": 0.05, "shutdown_timeout": 30, "poll_interval": 0.2, "sender": "thread"}
 
 
 def until(condition: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> None:

@@ -121,7 +121,7 @@ def test_retryable_answer_is_retried_in_the_background_and_order_is_kept(
     assert [s for s, _ in backend.received] == [status, 201, 201]
     assert backend.delivered() == ["first", "second"]
     assert transport.status().pending.count == 0
-    assert transport.stats.as_dict() == {"spooled": 2, "sent": 2, "retried": 1, "rejected": 0, "dropped": 0, "errors": 0}
+    assert transport.stats.as_dict() == {"spooled": 2, "sent": 2, "retried": 1, "rejected": 0, "dropped": 0, "errors": 0, "couriers": 0}
 
 
 def test_replay_stops_at_the_first_failure_and_keeps_order(events, dead_url, scripted, make_transport) -> None:

@@ -300,12 +300,12 @@ _EXIT_SCRIPT = textwrap.dedent("""
     import sys, uuid
     from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
     from crossline.emitters.transport import DurableHttpConfig, DurableHttpTransport
-    url, spool = sys.argv[1], sys.argv[2]
-    t = DurableHttpTransport(DurableHttpConfig.from_dict({"url": url, "spool_dir": spool}))
+    url, spool, sender = sys.argv[1], sys.argv[2], sys.argv[3]
+    t = DurableHttpTransport(DurableHttpConfig.from_dict({"url": url, "spool_dir": spool, "sender": sender}))
     for i in range(5):
         t.emit(RunEvent(eventType=RunState.START, eventTime="2001-01-01T00:00:00Z",
                         run=Run(runId=str(uuid.uuid4())), job=Job(namespace="n", name=f"x{i}"), producer="p"))
-    # no close(): the atexit hook delivers, for at most shutdown_timeout (2 s)
+    # no close(): the atexit hook delivers, for at most shutdown_timeout (2 s), or the courier after the exit
 """)
 
 
@@ -314,13 +314,23 @@ def test_at_exit_the_sender_gets_a_bounded_last_chance(hang, scripted, tmp_path:
     backend = scripted(hang=hang)
     spool = tmp_path / "spool"
     started = time.monotonic()
-    subprocess.run([sys.executable, "-c", _EXIT_SCRIPT, backend.url, str(spool)], check=True, timeout=60, cwd=REPO)
+    subprocess.run([sys.executable, "-c", _EXIT_SCRIPT, backend.url, str(spool), "thread"], check=True, timeout=60,
+                   cwd=REPO)
     took = time.monotonic() - started
     left = Spool(spool, 10**6).status().pending.count
     if hang:
         assert left == 5 and took < 2.0 + 8.0  # the 2 s bound, plus the interpreter's start
     else:
         assert left == 0 and backend.delivered() == [f"x{i}" for i in range(5)]
+
+
+def test_by_default_a_sender_process_delivers_after_the_emitter_has_gone(scripted, until, tmp_path: Path) -> None:
+    backend = scripted()
+    spool = tmp_path / "spool"
+    subprocess.run([sys.executable, "-c", _EXIT_SCRIPT, backend.url, str(spool), "auto"], check=True, timeout=60,
+                   cwd=REPO)
+    until(lambda: backend.delivered() == [f"x{i}" for i in range(5)], timeout=30, what="the courier's delivery")
+    until(lambda: Spool(spool, 10**6).status().pending.count == 0, what="the spool emptied")
 
 
 def test_a_file_an_older_version_left_is_redacted_when_sent(events, scripted, tmp_path: Path) -> None:

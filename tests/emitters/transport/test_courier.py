@@ -1,0 +1,100 @@
+"""A forked child that ends with ``os._exit`` (as Airflow's listener children do) still gets its events delivered.
+
+The transport is made in the parent; the child emits and leaves with ``os._exit(0)``,
+skipping every exit hook. A sender thread would die with it; the courier process it
+starts delivers the event on its own, keeps no credential where other users can read
+it, and leaves when the spool stays empty.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from crossline.emitters.transport.courier import LOCK_NAME, _try_lock
+
+
+def _child_emits_and_vanishes(transport: Any, event: Any) -> float:
+    """Fork; the child emits once and ``os._exit``s; returns the child's emit time in seconds."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: no exit hooks, like Airflow's listener child
+        os.close(read)
+        started = time.monotonic()
+        transport.emit(event)
+        os.write(write, f"{time.monotonic() - started:.6f}".encode())
+        os._exit(0)
+    os.close(write)
+    took = float(os.read(read, 64).decode() or "nan")
+    os.close(read)
+    os.waitpid(pid, 0)
+    return took
+
+
+def _courier_running(spool: Path) -> bool:
+    fd = _try_lock(spool / LOCK_NAME)
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
+
+
+def _holds(proc: Path, path: Path) -> bool:
+    try:
+        return any(os.readlink(fd) == str(path) for fd in (proc / "fd").iterdir())
+    except OSError:
+        return False
+
+
+def test_an_event_from_a_child_that_exits_abruptly_is_delivered(scripted, make_transport, events, until,
+                                                                tmp_path: Path) -> None:
+    backend = scripted([])
+    transport = make_transport(backend.url, spool_dir=tmp_path / "spool", sender="auto")
+    took = _child_emits_and_vanishes(transport, events.event("from-child"))
+    assert took < 1.0, "the child only spools and starts the courier"
+    until(lambda: backend.delivered() == ["from-child"], timeout=30, what="the courier's delivery")
+    until(lambda: not _courier_running(tmp_path / "spool"), timeout=30, what="the courier to leave")
+    assert not list((tmp_path / "spool").glob("*.json"))
+
+
+def test_a_long_lived_process_may_choose_a_thread(scripted, make_transport, events, until, tmp_path: Path) -> None:
+    backend = scripted([])
+    transport = make_transport(backend.url, spool_dir=tmp_path / "spool", sender="thread")
+    transport.emit(events.event("from-parent"))
+    until(lambda: backend.delivered() == ["from-parent"], what="the thread's delivery")
+    assert transport.stats.couriers == 0
+    assert not _courier_running(tmp_path / "spool")
+
+
+def test_the_courier_keeps_credentials_off_its_command_line_and_environment(
+    make_transport, events, until, dead_url: str, tmp_path: Path
+) -> None:
+    secret = "c0urier-s3cret"
+    url = dead_url.replace("http://", f"http://lineage:{secret}@")
+    transport = make_transport(url, spool_dir=tmp_path / "spool", courier_lifetime=20, sender="auto")
+    _child_emits_and_vanishes(transport, events.event("waits"))
+    until(lambda: _courier_running(tmp_path / "spool"), timeout=30, what="a courier")
+    couriers = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"crossline.emitters.transport.courier" in cmdline and _holds(proc, tmp_path / "spool" / LOCK_NAME):
+            couriers.append(proc.name)  # this test's courier (others may run for other sessions)
+            assert secret.encode() not in cmdline and secret.encode() not in environ
+    assert couriers
+    log = tmp_path / "spool" / ".courier.log"
+    until(lambda: log.exists() and log.stat().st_size > 0, timeout=30, what="the courier's warning")
+    assert secret not in log.read_text()
+    assert oct(log.stat().st_mode & 0o777) == "0o600"
+    for pid in couriers:  # end what this test started, by its id
+        try:
+            os.kill(int(pid), 15)
+        except ProcessLookupError:
+            pass
