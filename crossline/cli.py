@@ -92,9 +92,11 @@ def _configure_logging(level: str) -> None:
     root.setLevel(logging.WARNING)
     logging.getLogger("crossline").setLevel(level.upper())
     # Libraries' own retry chatter (urllib3, botocore) is crossline's to summarise, not
-    # to repeat, unless debugging.
-    for noisy in ("urllib3", "botocore", "boto3", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if level == "debug" else logging.ERROR)
+    # to repeat, unless debugging. Even then their DEBUG level stays off: it is their wire
+    # log (request and response bodies: hyperparameters, tags), which other handlers in
+    # the process would see before crossline's filter redacts it.
+    for noisy in ("urllib3", "botocore", "boto3", "s3transfer", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.INFO if level == "debug" else logging.ERROR)
     if level == "debug":
         root.setLevel(logging.INFO)
 

@@ -59,6 +59,18 @@ def _try_lock(path: os.PathLike[str] | str) -> int | None:
     return fd
 
 
+def running(spool_dir: os.PathLike[str] | str) -> bool:
+    """Whether a courier holds the spool's lock now (for status and tests); never raises."""
+    try:
+        fd = _try_lock(os.path.join(spool_dir, LOCK_NAME))
+    except OSError:
+        return False
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
+
+
 def ensure(transport: DurableHttpTransport) -> bool:
     """Start a courier for the transport's spool unless one runs; never raises."""
     try:

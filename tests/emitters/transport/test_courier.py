@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from crossline.emitters.transport.courier import LOCK_NAME, _try_lock
+from crossline.emitters.transport.courier import LOCK_NAME, running
 
 
 def _child_emits_and_vanishes(transport: Any, event: Any) -> float:
@@ -34,11 +34,7 @@ def _child_emits_and_vanishes(transport: Any, event: Any) -> float:
 
 
 def _courier_running(spool: Path) -> bool:
-    fd = _try_lock(spool / LOCK_NAME)
-    if fd is None:
-        return True
-    os.close(fd)
-    return False
+    return running(spool)
 
 
 def _holds(proc: Path, path: Path) -> bool:
