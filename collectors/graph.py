@@ -9,9 +9,11 @@ Contract:
 - Records: ``node`` (``NodeNotFound`` naming the id), ``has_node``, ``nodes`` (by kind
   and/or ids, in id order, page by page), ``find(name, kinds)`` (nodes whose name is
   exactly the text: an inference id, a package ``group/version``, a feature group; one
-  indexed statement), ``node_ids_with_prefix``, ``prop_values``, ``edges`` (by src, dst,
-  kinds, in key order, page by page); ``counts``, ``dump`` and ``watermarks`` of the
-  whole store.
+  indexed statement), ``node_ids_with_prefix``, ``prop_values``, ``spans`` (per value of
+  a prop: count and time range), ``edges`` (by src, dst, kinds, in key order, page by
+  page), ``edge_count`` and ``edges_by_time`` (one node's edges of a kind within a time
+  window: how many, and one page of them in time order); ``counts``, ``dump`` and
+  ``watermarks`` of the whole store.
 - ``step(ids, direction, edge_kinds, as_of)`` is one batched move: every edge leaving
   any of ``ids`` with the node at its other end, as ``Hop``s, in ONE statement.
   ``edges_of`` and ``neighbours`` are one node's step. ``ancestors`` walks against the
@@ -181,6 +183,18 @@ class Graph:
         query = sa.select(value).where(NODES.c.kind == str(kind), value.is_not(None)).distinct()
         return {r[0] for r in self._rows(query)}
 
+    def spans(self, kind: NodeKind | str, prop: str) -> list[tuple[str | None, int, datetime | None, datetime | None]]:
+        """Per value of ``prop`` among the nodes of ``kind``: how many, the earliest and the latest ``valid_from``.
+
+        One statement (a grouped scan of that kind), in value order: e.g. per endpoint,
+        how many inferences were captured and over what time.
+        """
+        value = NODES.c.props[prop].as_string()
+        query = (sa.select(value, sa.func.count(), sa.func.min(NODES.c.valid_from), sa.func.max(NODES.c.valid_from))
+                 .where(NODES.c.kind == str(kind)).group_by(value))
+        rows = [(r[0], int(r[1]), r[2], r[3]) for r in self._rows(query)]
+        return sorted(rows, key=lambda r: (r[0] is None, r[0] or ""))
+
     # -- edges -----------------------------------------------------------------------------------
     def edges(
         self, src: str | None = None, dst: str | None = None, kinds: Iterable[EdgeKind | str] | None = None
@@ -201,6 +215,30 @@ class Graph:
             if len(rows) < schema.CHUNK:
                 return
             after = (rows[-1].src, rows[-1].kind, rows[-1].dst, rows[-1].valid_key)
+
+    def _timed(self, src: str, kind: EdgeKind, since: datetime | None, until: datetime | None) -> list[Any]:
+        where = [EDGES.c.src == src, EDGES.c.kind == str(kind)]
+        if since is not None:
+            where.append(EDGES.c.valid_from >= utc(since))
+        if until is not None:
+            where.append(EDGES.c.valid_from < utc(until))
+        return where
+
+    def edge_count(self, src: str, kind: EdgeKind, since: datetime | None = None, until: datetime | None = None) -> int:
+        """How many ``kind`` edges leave ``src`` with ``since <= valid_from < until`` (a bound None is open). One statement."""
+        query = sa.select(sa.func.count()).select_from(EDGES).where(*self._timed(src, kind, since, until))
+        return int(self._rows(query)[0][0])
+
+    def edges_by_time(
+        self, src: str, kind: EdgeKind, since: datetime | None = None, until: datetime | None = None,
+        *, limit: int | None = None, offset: int = 0,
+    ) -> list[Edge]:
+        """Those edges in (valid_from, dst) order, ``limit`` of them from ``offset``: one page, one statement."""
+        query = (sa.select(EDGES).where(*self._timed(src, kind, since, until))
+                 .order_by(EDGES.c.valid_from, EDGES.c.dst).offset(offset))
+        if limit is not None:
+            query = query.limit(limit)
+        return [to_edge(r) for r in self._rows(query)]
 
     def step(
         self,
@@ -358,16 +396,20 @@ class Graph:
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         """The whole graph, canonical: JSON-ready, sorted, without first/last-seen bookkeeping.
 
-        Two collections that produced the same graph dump equal, whatever the backend.
+        Two collections that produced the same graph dump equal, whatever the backend and
+        whatever the order (and duplication) in which their records arrived: each record
+        with its per-prop fact times and what was derived from the whole set of facts.
         """
         nodes = [
             {"id": n.id, "kind": str(n.kind), "name": n.name, "sources": n.source.split(","), "props": n.props,
-             "valid_from": stamp(n.valid_from), "valid_to": stamp(n.valid_to)}
+             "valid_from": stamp(n.valid_from), "valid_to": stamp(n.valid_to), "times": dict(sorted(n.times.items())),
+             "derived": n.derived}
             for n in self.nodes()
         ]
         edges = [
             {"src": e.src, "dst": e.dst, "kind": str(e.kind), "sources": e.source.split(","), "props": e.props,
-             "valid_from": stamp(e.valid_from), "valid_to": stamp(e.valid_to)}
+             "valid_from": stamp(e.valid_from), "valid_to": stamp(e.valid_to), "times": dict(sorted(e.times.items())),
+             "derived": e.derived}
             for e in self.edges()
         ]
         # Sorted here, not by the database: collations differ between backends.
@@ -384,6 +426,7 @@ def _far_node(row: Any) -> Node | None:
         id=NodeId(getattr(row, f"{p}id")), kind=NodeKind(getattr(row, f"{p}kind")), name=getattr(row, f"{p}name"),
         source=",".join(getattr(row, f"{p}sources")), props=dict(getattr(row, f"{p}props")),
         valid_from=getattr(row, f"{p}valid_from"), valid_to=getattr(row, f"{p}valid_to"),
+        times=dict(getattr(row, f"{p}times") or {}), derived=dict(getattr(row, f"{p}derived") or {}),
     )
 
 

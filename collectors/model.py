@@ -12,8 +12,22 @@ against the arrows and "descendants" with them. Structural edges (a run of a job
 version of a dataset, a variant of an endpoint) are kept apart from flow edges so that
 a walk does not wander from one run of a job to every other run of it.
 
-Time is data: a node or edge may carry ``valid_from``/``valid_to`` (UTC, ``valid_to``
-``None`` while still true), e.g. which package a variant served, or an approval status.
+Time is data, and it is event time (DESIGN.md decision 3):
+
+- ``at`` is when the record's facts became true: an OpenLineage event's ``eventTime``,
+  a SageMaker entity's LastModifiedTime (else CreationTime), the decision time of an
+  approval, the capture time of an inference. When a record gives none, its
+  ``valid_from`` stands for it; a record with neither has no time, and loses to any
+  record that has one. The store merges records by these times, never by arrival.
+- ``times`` are per prop (plus ``@name`` and ``@kind``) the time of the value kept:
+  filled when read back from the store; a record written with ``times`` gives its props
+  those times instead of ``at`` (a dump written back stays the same graph).
+- ``valid_from``/``valid_to`` (UTC, ``valid_to`` ``None`` while still true) bound facts
+  that hold for a while: which package a variant served, each approval decision. Where
+  an interval ends because a later fact replaced it, the end is *derived* from the whole
+  set of facts (``collectors.timeline``, run by reconciliation) and kept with the
+  derivation's other findings in ``derived``; sources record the facts, not the ends.
+
 Every edge made by reconciliation carries ``rule`` and ``evidence`` in its ``props``.
 """
 
@@ -89,6 +103,10 @@ class Node:
     props: dict[str, Any] = field(default_factory=dict)
     valid_from: datetime | None = None
     valid_to: datetime | None = None
+    # When, not what: a record read back equals the one written (the dump carries both).
+    at: datetime | None = field(default=None, compare=False)
+    times: dict[str, str] = field(default_factory=dict, compare=False)
+    derived: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -100,6 +118,10 @@ class Edge:
     props: dict[str, Any] = field(default_factory=dict)
     valid_from: datetime | None = None
     valid_to: datetime | None = None
+    # When, not what: a record read back equals the one written (the dump carries both).
+    at: datetime | None = field(default=None, compare=False)
+    times: dict[str, str] = field(default_factory=dict, compare=False)
+    derived: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -141,5 +163,8 @@ def commit_id(repo_url: str, commit: str) -> NodeId:
     return NodeId(f"commit:{repo_url}@{commit}")
 
 
-def approval_id(package_arn: str, decided_at: datetime) -> NodeId:
-    return NodeId(f"approval:{package_arn}@{stamp(decided_at)}")
+def approval_id(package_arn: str, decided_at: datetime, system: str | None = None) -> NodeId:
+    """One system's record of one decision; ``system`` (e.g. ``openlineage``) keeps the
+    records of two systems apart, so that joining them stays a finding with its rule."""
+    base = f"approval:{package_arn}@{stamp(decided_at)}"
+    return NodeId(f"{base}#{system}" if system else base)

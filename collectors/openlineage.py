@@ -2,7 +2,10 @@
 
 Contract: ``records_from_event(event, source=...)`` turns one RunEvent (a dict, as JSON
 gives it) into ``(nodes, edges)``. It is pure and deterministic: the same event gives the
-same records, so sources may re-read. It never raises on bad input: a malformed event
+same records, so sources may re-read. Every record carries the event's ``eventTime`` as
+its fact time (``at``), except the approval and deployment records, which carry the
+decision and deployment times their facets report: the store merges by those times, so
+a re-delivered older event never overwrites what a newer one said. It never raises on bad input: a malformed event
 (not a dict, no run or job, a runId that is not a UUID, no eventTime) records nothing and
 adds a warning to ``report``; a malformed facet or dataset costs only its own records.
 
@@ -24,11 +27,13 @@ What an event gives (ids come from ``crossline.collectors.model``):
 - ``crossline_featureSnapshot``: FEATURE_GROUP node (``dataset_id`` of its ARN) and a
   CONTRIBUTED_TO edge feature group -> snapshot dataset (or its version).
 - ``sourceCodeLocation``: CODE_COMMIT node and CODE edge commit -> run.
-- ``crossline_approval``: APPROVAL node (valid from the decision) and APPROVED edge
-  approval -> model-package dataset.
+- ``crossline_approval``: APPROVAL node (``approval_id(..., system="openlineage")``,
+  valid from the decision) and APPROVED edge approval -> model-package dataset. When a
+  decision stops being in force is derived from all decisions (``collectors.timeline``).
 - ``crossline_deployment``: ENDPOINT node (its ARN), ENDPOINT_VARIANT node, VARIANT_OF,
   and SERVES package (or model) dataset -> variant, valid from ``deployedTime`` as
-  OpenLineage reported it.
+  OpenLineage reported it; the deployment that replaced it is derived from all
+  deployments of the endpoint (``collectors.timeline``).
 """
 
 from __future__ import annotations
@@ -180,23 +185,24 @@ class _Builder:
 
     def node(
         self, node_id: NodeId, kind: NodeKind, name: str, props: Mapping[str, Any] | None = None,
-        valid_from: datetime | None = None,
+        valid_from: datetime | None = None, at: datetime | None = None,
     ) -> NodeId:
         old = self.nodes.get(node_id)
         merged = {**(old.props if old else {}), **(props or {})}
         self.nodes[node_id] = Node(
-            node_id, kind, name, self.source, merged, valid_from or (old.valid_from if old else None)
+            node_id, kind, name, self.source, merged, valid_from or (old.valid_from if old else None),
+            at=at or (old.at if old else None) or self.event_time,
         )
         return node_id
 
     def edge(
         self, src: NodeId, dst: NodeId, kind: EdgeKind, props: Mapping[str, Any] | None = None,
-        valid_from: datetime | None = None,
+        valid_from: datetime | None = None, at: datetime | None = None,
     ) -> None:
-        edge = Edge(src, dst, kind, self.source, dict(props or {}), valid_from)
+        edge = Edge(src, dst, kind, self.source, dict(props or {}), valid_from, at=at or self.event_time)
         old = self.edges.get(edge.key)
         if old is not None:
-            edge = Edge(src, dst, kind, self.source, {**old.props, **edge.props}, valid_from)
+            edge = Edge(src, dst, kind, self.source, {**old.props, **edge.props}, valid_from, at=edge.at)
         self.edges[edge.key] = edge
 
     def facet_failed(self, key: str, err: Exception) -> None:
@@ -363,9 +369,9 @@ class _Builder:
             "run": self.run,
         }
         package = self.package_node(package_arn)
-        approval = self.node(approval_id(package_arn, decided), NodeKind.APPROVAL,
-                             f"{status} by {approver}", props, valid_from=decided)
-        self.edge(approval, package, EdgeKind.APPROVED, {"status": status}, valid_from=decided)
+        approval = self.node(approval_id(package_arn, decided, system="openlineage"), NodeKind.APPROVAL,
+                             f"{status} by {approver}", props, valid_from=decided, at=decided)
+        self.edge(approval, package, EdgeKind.APPROVED, {"status": status}, valid_from=decided, at=decided)
 
     def package_node(self, arn: str) -> NodeId:
         """The model package's dataset node, named as its registry event names it."""
@@ -400,4 +406,4 @@ class _Builder:
         node = self.node(variant_id(endpoint_arn, variant), NodeKind.ENDPOINT_VARIANT, variant, props)
         self.edge(node, NodeId(endpoint_arn), EdgeKind.VARIANT_OF)
         self.edge(served, node, EdgeKind.SERVES,
-                  {"modelName": model, "deployedTime": iso(deployed), "run": self.run}, valid_from=deployed)
+                  {"modelName": model, "deployedTime": iso(deployed), "run": self.run}, valid_from=deployed, at=deployed)

@@ -24,7 +24,7 @@ from crossline.collectors.schema import EDGES, NODES, UTCDateTime
 
 # Columns of the far node in a step's rows, apart from the edge's own.
 NODE_PREFIX = "n_"
-NODE_COLUMNS = ("id", "kind", "name", "sources", "props", "valid_from", "valid_to")
+NODE_COLUMNS = ("id", "kind", "name", "sources", "props", "valid_from", "valid_to", "times", "derived")
 
 
 def valid(table: sa.Table | sa.Alias, as_of: datetime | sa.BindParameter[datetime]) -> sa.ColumnElement[bool]:

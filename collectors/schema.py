@@ -4,7 +4,9 @@ Contract: ``NODES``, ``EDGES`` and ``WATERMARKS`` (in ``METADATA``) are SQLAlche
 of the schema the Alembic scripts in ``migrations/`` create; nothing calls
 ``create_all``, and a test compares the two (the migrations are the only other copy).
 ``to_node``/``to_edge`` turn a row back into a ``Node``/``Edge``: ``source`` is the
-sorted, comma-joined sources that recorded it. ``UTCDateTime`` stores every instant as
+sorted, comma-joined sources that recorded it; ``times`` (per prop, the event time of
+the value kept) and ``derived`` (what ``collectors.timeline`` derived from the whole set
+of facts) read back as dicts, empty when the column is NULL (rows written before 0003). ``UTCDateTime`` stores every instant as
 UTC and reads it back aware. ``CHUNK`` bounds the rows or ids one statement carries;
 ``chunks`` slices a sequence by it.
 """
@@ -62,6 +64,8 @@ NODES = sa.Table(
     sa.Column("valid_to", UTCDateTime),
     sa.Column("first_seen", UTCDateTime, nullable=False),
     sa.Column("last_seen", UTCDateTime, nullable=False),
+    sa.Column("times", _JSON),
+    sa.Column("derived", _JSON),
     # find(name, kinds) and nodes(kind): the kind leads, so it also serves kind alone.
     sa.Index("ix_nodes_kind_name", "kind", "name"),
     sqlite_with_rowid=False,
@@ -77,6 +81,8 @@ EDGES = sa.Table(
     sa.Column("props", _JSON, nullable=False),
     sa.Column("valid_from", UTCDateTime),
     sa.Column("valid_to", UTCDateTime),
+    sa.Column("times", _JSON),
+    sa.Column("derived", _JSON),
     sa.PrimaryKeyConstraint("src", "kind", "dst", "valid_key", name="pk_edges"),
     sa.Index("ix_edges_dst_kind", "dst", "kind", "src"),
     sqlite_with_rowid=False,
@@ -100,6 +106,8 @@ def to_node(row: Any) -> Node:
         props=dict(row.props),
         valid_from=row.valid_from,
         valid_to=row.valid_to,
+        times=dict(row.times or {}),
+        derived=dict(row.derived or {}),
     )
 
 
@@ -112,6 +120,8 @@ def to_edge(row: Any) -> Edge:
         props=dict(row.props),
         valid_from=row.valid_from,
         valid_to=row.valid_to,
+        times=dict(row.times or {}),
+        derived=dict(row.derived or {}),
     )
 
 

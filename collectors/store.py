@@ -8,11 +8,17 @@ Contract:
   watermark are stored together or not at all, so a crash (even kill -9) loses a whole
   batch or nothing. Writing the same records again changes nothing; ``WriteResult`` says
   what was new, changed or unchanged.
-- Merging a record into one already stored: props are merged (keys of the newer record
-  win), sources are the union, name and kind are the newer record's. ``valid_from`` keeps
-  the earliest and ``valid_to`` the latest known instant: ``None`` means "not known" on
-  write (an open interval stays open until some record closes it), so replaying an older
-  batch never reopens an interval a newer one closed.
+- Merging a record into one already stored is by event time, never by arrival (DESIGN.md
+  decision 3): per prop (and for name and kind), the value with the latest fact time
+  wins (``Node.at``/``Edge.at``, else ``valid_from``; a value without a time loses to any
+  with one); equal times go to the greater canonical JSON of the value. Sources are the
+  union; ``valid_from`` keeps the earliest and ``valid_to`` the latest known instant
+  (``None`` is "not known" on write). Each rule is a max or a union, so any order and
+  any duplication of the same records, in one batch or many, store the same graph; the
+  kept value's time is stored beside it (``times``). The rules are ``collectors.merge``.
+- ``derive(nodes, edges)`` sets what ``collectors.timeline`` computed from the whole set
+  of facts: ``valid_to`` and ``derived``, replacing what was there (a late fact may
+  shorten an interval, which a max could not). ``write`` never touches ``derived``.
 - Times are UTC: naive datetimes are taken as UTC, aware ones converted; reads return
   aware UTC datetimes. Props are JSON; datetimes in them become ISO strings.
 - Edges are keyed by ``Edge.key`` (src, dst, kind, valid_from). No foreign keys: an edge
@@ -30,11 +36,10 @@ source's last written batch ended, which collection resumes from.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
-from enum import Enum
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,48 +50,16 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from crossline import times
+from crossline.collectors.merge import EDGE_CONTENT, NODE_CONTENT, edge_pk, edge_row, merge, node_row, plain
 from crossline.collectors.model import Edge, Node
 from crossline.collectors.schema import EDGE_PK, EDGES, NODES, WATERMARKS, chunks
 from crossline.errors import ConfigError, StoreUnavailable
-from crossline.times import stamp, utc
+from crossline.times import utc
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 # -- values -------------------------------------------------------------------------------
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return stamp(value)
-    if isinstance(value, date):
-        return str(value)  # ISO 8601: 2027-03-08
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, (set, frozenset)):
-        return sorted(value, key=str)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def _plain(props: dict[str, Any]) -> dict[str, Any]:
-    """Props as they will read back, so that comparing old and new says 'unchanged' truly."""
-    if not props:
-        return {}
-    return json.loads(json.dumps(props, default=_json_default))
-
-
-def _valid_key(valid_from: datetime | None) -> str:
-    return stamp(valid_from) if valid_from is not None else ""
-
-
-def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
-    return b if a is None else a if b is None else min(a, b)
-
-
-def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
-    return b if a is None else a if b is None else max(a, b)
-
-
 @dataclass
 class WriteResult:
     """What one ``write`` did, record by record (duplicates within a batch count once)."""
@@ -109,54 +82,6 @@ class WriteResult:
     @property
     def unchanged(self) -> int:
         return self.nodes_unchanged + self.edges_unchanged
-
-
-# Content columns: the graph itself. first_seen/last_seen are bookkeeping and never make
-# a record "changed".
-_NODE_CONTENT = ("kind", "name", "sources", "props", "valid_from", "valid_to")
-_EDGE_CONTENT = ("sources", "props", "valid_to")
-
-
-def _node_row(node: Node) -> dict[str, Any]:
-    return {
-        "id": str(node.id),
-        "kind": str(node.kind),
-        "name": node.name,
-        "sources": [node.source],
-        "props": _plain(node.props),
-        "valid_from": utc(node.valid_from) if node.valid_from else None,
-        "valid_to": utc(node.valid_to) if node.valid_to else None,
-    }
-
-
-def _edge_row(edge: Edge) -> dict[str, Any]:
-    return {
-        "src": str(edge.src),
-        "kind": str(edge.kind),
-        "dst": str(edge.dst),
-        "valid_key": _valid_key(edge.valid_from),
-        "sources": [edge.source],
-        "props": _plain(edge.props),
-        "valid_from": utc(edge.valid_from) if edge.valid_from else None,
-        "valid_to": utc(edge.valid_to) if edge.valid_to else None,
-    }
-
-
-def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """``new`` recorded after ``old``: the merge rules of the module docstring."""
-    merged = dict(old)
-    if "name" in new:  # a node (an edge's kind is part of its key)
-        merged["kind"] = new["kind"]
-        merged["name"] = new["name"]
-    merged["sources"] = sorted(set(old["sources"]) | set(new["sources"]))
-    merged["props"] = {**old["props"], **new["props"]}
-    merged["valid_from"] = _earliest(old["valid_from"], new["valid_from"])
-    merged["valid_to"] = _latest(old["valid_to"], new["valid_to"])
-    return merged
-
-
-def _edge_pk(row: dict[str, Any]) -> tuple[str, str, str, str]:
-    return (row["src"], row["kind"], row["dst"], row["valid_key"])
 
 
 def _keys(conn: Connection, names: list[str], rows: Sequence[tuple[str, ...]]) -> sa.Subquery:
@@ -316,15 +241,15 @@ class GraphStore:
         """Upsert ``nodes`` and ``edges`` and set ``watermark`` = (source, value), atomically."""
         node_rows: dict[str, dict[str, Any]] = {}
         for node in nodes:
-            row = _node_row(node)
+            row = node_row(node)
             old = node_rows.get(row["id"])
-            node_rows[row["id"]] = row if old is None else _merge(old, row)
+            node_rows[row["id"]] = row if old is None else merge(old, row)
         edge_rows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         for edge in edges:
-            row = _edge_row(edge)
-            key = _edge_pk(row)
+            row = edge_row(edge)
+            key = edge_pk(row)
             old = edge_rows.get(key)
-            edge_rows[key] = row if old is None else _merge(old, row)
+            edge_rows[key] = row if old is None else merge(old, row)
 
         result = WriteResult()
         now = times.now()
@@ -348,9 +273,9 @@ class GraphStore:
                 inserts.append({**row, "first_seen": now, "last_seen": now})
                 result.nodes_new += 1
                 continue
-            merged = _merge(old, row)
-            if any(merged[c] != old[c] for c in _NODE_CONTENT):
-                updates.append({"b_id": row["id"], **{c: merged[c] for c in _NODE_CONTENT}, "last_seen": now})
+            merged = merge(old, row)
+            if any(merged[c] != old[c] for c in NODE_CONTENT):
+                updates.append({"b_id": row["id"], **{c: merged[c] for c in NODE_CONTENT}, "last_seen": now})
                 result.nodes_changed += 1
             else:
                 seen.append({"b_id": row["id"]})
@@ -359,26 +284,26 @@ class GraphStore:
             conn.execute(NODES.insert(), inserts)
         by_id = NODES.c.id == sa.bindparam("b_id")
         if updates:
-            values = {c: sa.bindparam(c) for c in (*_NODE_CONTENT, "last_seen")}
+            values = {c: sa.bindparam(c) for c in (*NODE_CONTENT, "last_seen")}
             conn.execute(NODES.update().where(by_id).values(values), updates)
         if seen:
             conn.execute(NODES.update().where(by_id).values(last_seen=now), seen)
 
     def _write_edges(self, conn: Connection, rows: Sequence[dict[str, Any]], result: WriteResult) -> None:
-        keys = _keys(conn, [c.name for c in EDGE_PK], [_edge_pk(r) for r in rows])
+        keys = _keys(conn, [c.name for c in EDGE_PK], [edge_pk(r) for r in rows])
         on = sa.and_(*(c == keys.c[c.name] for c in EDGE_PK))
         found = conn.execute(sa.select(EDGES).select_from(keys).join(EDGES, on))
         existing = {(r.src, r.kind, r.dst, r.valid_key): r._asdict() for r in found}
         inserts, updates = [], []
         for row in rows:
-            old = existing.get(_edge_pk(row))
+            old = existing.get(edge_pk(row))
             if old is None:
                 inserts.append(row)
                 result.edges_new += 1
                 continue
-            merged = _merge(old, row)
-            if any(merged[c] != old[c] for c in _EDGE_CONTENT):
-                updates.append({**{f"b_{c.name}": row[c.name] for c in EDGE_PK}, **{c: merged[c] for c in _EDGE_CONTENT}})
+            merged = merge(old, row)
+            if any(merged[c] != old[c] for c in EDGE_CONTENT):
+                updates.append({**{f"b_{c.name}": row[c.name] for c in EDGE_PK}, **{c: merged[c] for c in EDGE_CONTENT}})
                 result.edges_changed += 1
             else:
                 result.edges_unchanged += 1
@@ -386,7 +311,7 @@ class GraphStore:
             conn.execute(EDGES.insert(), inserts)
         if updates:
             where = sa.and_(*(c == sa.bindparam(f"b_{c.name}") for c in EDGE_PK))
-            values = {c: sa.bindparam(c) for c in _EDGE_CONTENT}
+            values = {c: sa.bindparam(c) for c in EDGE_CONTENT}
             conn.execute(EDGES.update().where(where).values(values), updates)
 
     def _set_watermark(self, conn: Connection, source: str, value: str | None, now: datetime) -> None:
@@ -395,6 +320,55 @@ class GraphStore:
         )
         if done.rowcount == 0:
             conn.execute(WATERMARKS.insert().values(source=source, value=value, updated_at=now))
+
+    # -- what is derived from the whole set of facts ---------------------------------------------
+    def derive(
+        self,
+        nodes: Mapping[str, tuple[datetime | None, dict[str, Any]]],
+        edges: Mapping[tuple[str, str, str, str], tuple[datetime | None, dict[str, Any]]],
+    ) -> int:
+        """Set ``(valid_to, derived)`` of the given nodes (by id) and edges (by ``Edge.key``), in one transaction.
+
+        Replaces what was there, unlike ``write``'s merge: these values are a function of
+        the whole set of facts, recomputed whole. Records not stored are skipped. Returns
+        how many records changed.
+        """
+        changed = 0
+        with self._write() as conn:
+            node_rows = [(node_id, utc(to) if to else None, plain(derived)) for node_id, (to, derived) in sorted(nodes.items())]
+            for chunk in chunks(node_rows):
+                keys = _keys(conn, ["id"], [(r[0],) for r in chunk])
+                found = conn.execute(
+                    sa.select(NODES.c.id, NODES.c.valid_to, NODES.c.derived).select_from(keys).join(NODES, NODES.c.id == keys.c.id)
+                )
+                stored = {r.id: (r.valid_to, r.derived or {}) for r in found}
+                updates = [
+                    {"b_id": node_id, "valid_to": to, "derived": derived}
+                    for node_id, to, derived in chunk
+                    if node_id in stored and stored[node_id] != (to, derived)
+                ]
+                if updates:
+                    conn.execute(NODES.update().where(NODES.c.id == sa.bindparam("b_id"))
+                                 .values(valid_to=sa.bindparam("valid_to"), derived=sa.bindparam("derived")), updates)
+                changed += len(updates)
+            edge_rows = [((src, kind, dst, vkey), utc(to) if to else None, plain(derived))
+                         for (src, dst, kind, vkey), (to, derived) in sorted(edges.items())]
+            for chunk in chunks(edge_rows):
+                keys = _keys(conn, [c.name for c in EDGE_PK], [r[0] for r in chunk])
+                on = sa.and_(*(c == keys.c[c.name] for c in EDGE_PK))
+                found = conn.execute(sa.select(*EDGE_PK, EDGES.c.valid_to, EDGES.c.derived).select_from(keys).join(EDGES, on))
+                stored = {(r.src, r.kind, r.dst, r.valid_key): (r.valid_to, r.derived or {}) for r in found}
+                updates = [
+                    {**{f"b_{c.name}": key[i] for i, c in enumerate(EDGE_PK)}, "valid_to": to, "derived": derived}
+                    for key, to, derived in chunk
+                    if key in stored and stored[key] != (to, derived)
+                ]
+                if updates:
+                    where = sa.and_(*(c == sa.bindparam(f"b_{c.name}") for c in EDGE_PK))
+                    conn.execute(EDGES.update().where(where)
+                                 .values(valid_to=sa.bindparam("valid_to"), derived=sa.bindparam("derived")), updates)
+                changed += len(updates)
+        return changed
 
     # -- reading -------------------------------------------------------------------------------
     def watermark(self, source: str) -> str | None:

@@ -21,6 +21,9 @@ Contract:
   with ``+00:00`` for ``Z``; it stays so that stores, ids and run ids written before keep
   matching. New text forms use ``iso``.
 - ``human(moment)``: ``2027-03-08 09:42 UTC``, to the minute, for people (reports).
+- ``fixed(moment)``: ``2027-03-12T10:14:03.000000Z``, always to the microsecond, so that
+  the text order of two values is their time order: the graph store's per-prop fact
+  times are compared as text.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any, overload
 
 from crossline.errors import ConfigError, InvalidEvent
 
-__all__ = ["UTC", "coerce", "human", "iso", "now", "parse", "parse_user", "stamp", "utc"]
+__all__ = ["UTC", "coerce", "fixed", "human", "iso", "now", "parse", "parse_user", "stamp", "utc"]
 
 
 def now() -> datetime:
@@ -121,3 +124,8 @@ def stamp(moment: datetime | None) -> str | None:
 def human(moment: datetime) -> str:
     """``2027-03-08 09:42 UTC``."""
     return utc(moment).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def fixed(moment: datetime) -> str:
+    """``2027-03-12T10:14:03.000000Z``: fixed width, so text order is time order."""
+    return utc(moment).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

@@ -87,3 +87,18 @@ def test_text_forms() -> None:
     # each text form reads back as the same instant
     for text in (times.iso(local), times.stamp(local)):
         assert times.parse(text, "t") == MOMENT
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later"),
+    [
+        (MOMENT, MOMENT.replace(microsecond=1)),
+        (MOMENT.replace(microsecond=999_999), MOMENT + timedelta(seconds=1)),
+        (datetime(999, 1, 1, tzinfo=UTC), MOMENT),
+        (MOMENT.astimezone(PARIS), MOMENT + timedelta(microseconds=1)),
+    ],
+)
+def test_fixed_text_sorts_as_time_does(earlier: datetime, later: datetime) -> None:
+    assert times.fixed(earlier) < times.fixed(later)
+    assert len(times.fixed(earlier)) == len(times.fixed(later)) == len("2027-03-12T10:14:03.000000Z")
+    assert times.coerce(times.fixed(earlier)) == earlier

@@ -40,7 +40,7 @@ from crossline.collectors.model import Node, NodeKind, dataset_id, job_id
 from crossline.collectors.openlineage import ConversionReport, records_from_event
 from crossline.collectors.sources import Batch, Source
 from crossline.errors import ConfigError, InvalidEvent, SourceError
-from crossline.times import iso, parse
+from crossline.times import coerce, iso, parse
 
 SOURCE = "marquez"
 EPOCH = "1970-01-01T00:00:00Z"
@@ -250,7 +250,9 @@ class MarquezSource(Source):
             "type", "description", "location", "tags")
         props = {f"marquez.{k}": record[k] for k in keys if record.get(k) not in (None, [], "")}
         node_id = dataset_id(ns, name) if is_dataset else job_id(ns, name)
-        return Node(node_id, node.kind, name, SOURCE, {"namespace": ns, "name": name, **props})
+        # The catalog's state as of its last update: that is when these facts became true.
+        return Node(node_id, node.kind, name, SOURCE, {"namespace": ns, "name": name, **props},
+                    at=coerce(record.get("updatedAt")))
 
     def counts(self) -> dict[str, int]:
         """Namespaces, and datasets and jobs in the configured namespaces (or all)."""

@@ -200,7 +200,7 @@ def test_graph_open_owns_its_store(store_url: str) -> None:
 
 
 def test_a_store_made_before_find_gets_its_index(store_url: str) -> None:
-    """0001 -> 0002 keeps the data and swaps ix_nodes_kind for ix_nodes_kind_name."""
+    """0001 -> head keeps the data and swaps ix_nodes_kind for ix_nodes_kind_name."""
     old = GraphStore(store_module._engine(store_module._url(store_url)))  # not migrated yet
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -208,10 +208,17 @@ def test_a_store_made_before_find_gets_its_index(store_url: str) -> None:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
     assert old.schema_revision() == "0001"
-    old.write(INFERENCES, [])
+    with old.engine.begin() as conn:  # rows as 0001 stored them (today's store writes columns 0001 lacks)
+        columns = ("id", "kind", "name", "sources", "props", "valid_from", "valid_to", "first_seen", "last_seen")
+        table = sa.table("nodes", *(sa.column(c) for c in columns))
+        conn.execute(table.insert(), [
+            {"id": n.id, "kind": str(n.kind), "name": n.name, "sources": '["' + n.source + '"]', "props": "{}",
+             "valid_from": None, "valid_to": None, "first_seen": "2027-03-01 00:00:00", "last_seen": "2027-03-01 00:00:00"}
+            for n in INFERENCES
+        ])
     old.close()
     with Graph.open(store_url) as graph:
-        assert graph.store.schema_revision() == "0002"
+        assert graph.store.schema_revision() == "0003"
         assert [n.id for n in graph.find("loan-9120")] == [inference_id("credit-prod", "loan-9120")]
         indexes = {i["name"] for i in sa.inspect(graph.store.engine).get_indexes("nodes")}
     assert indexes == {"ix_nodes_kind_name"}

@@ -33,6 +33,7 @@ from crossline.collectors.model import (
     variant_id,
 )
 from crossline.collectors.openlineage import ConversionReport, records_from_event
+from crossline.times import parse
 from crossline.emitters.facets import (
     CrosslineApprovalRunFacet,
     CrosslineDeploymentRunFacet,
@@ -141,8 +142,8 @@ CASES = [
      {(NodeKind.CODE_COMMIT, commit_id("https://github.com/acme/credit-ml", "a14f2b9"))},
      {(EdgeKind.CODE, commit_id("https://github.com/acme/credit-ml", "a14f2b9"), RUN_ID)}),
     ("approval", event(run_facets={approval_facet.KEY: approval_facet}),
-     {(NodeKind.APPROVAL, approval_id(PACKAGE_ARN, DECIDED)), (NodeKind.DATASET, PACKAGE)},
-     {(EdgeKind.APPROVED, approval_id(PACKAGE_ARN, DECIDED), PACKAGE)}),
+     {(NodeKind.APPROVAL, approval_id(PACKAGE_ARN, DECIDED, system="openlineage")), (NodeKind.DATASET, PACKAGE)},
+     {(EdgeKind.APPROVED, approval_id(PACKAGE_ARN, DECIDED, system="openlineage"), PACKAGE)}),
     ("deployment", event(run_facets={deployment_facet.KEY: deployment_facet}),
      {(NodeKind.ENDPOINT_VARIANT, variant), (NodeKind.ENDPOINT, ENDPOINT_ARN), (NodeKind.DATASET, PACKAGE)},
      {(EdgeKind.SERVES, PACKAGE, variant), (EdgeKind.VARIANT_OF, variant, ENDPOINT_ARN)}),
@@ -199,7 +200,7 @@ def test_outputs_of_a_start_event_are_not_produced_yet() -> None:
 def test_approval_and_deployment_carry_their_time_and_who() -> None:
     nodes, edges = records_from_event(event(run_facets={approval_facet.KEY: approval_facet,
                                                         deployment_facet.KEY: deployment_facet}))
-    approval = node((nodes, edges), approval_id(PACKAGE_ARN, DECIDED))
+    approval = node((nodes, edges), approval_id(PACKAGE_ARN, DECIDED, system="openlineage"))
     assert approval.valid_from == DECIDED
     assert {k: approval.props[k] for k in ("status", "approver", "description", "sourceEventId")} == {
         "status": "Approved", "approver": "risk-ops@company.com", "description": "AUC above bar",
@@ -207,6 +208,17 @@ def test_approval_and_deployment_carry_their_time_and_who() -> None:
     (serves,) = [e for e in edges if e.kind == EdgeKind.SERVES]
     assert (serves.valid_from, serves.valid_to) == (DEPLOYED, None)
     assert node((nodes, edges), PACKAGE).props["modelPackageArn"] == PACKAGE_ARN
+    # the facts' own times, not the event's, are when they became true
+    assert (approval.at, serves.at) == (DECIDED, DEPLOYED)
+
+
+def test_every_other_record_carries_the_event_time() -> None:
+    ev = event(run_facets={approval_facet.KEY: approval_facet, deployment_facet.KEY: deployment_facet})
+    nodes, edges = records_from_event(ev)
+    at = parse(ev["eventTime"], "eventTime")
+    own = {approval_id(PACKAGE_ARN, DECIDED, system="openlineage")}
+    assert {n.at for n in nodes if n.id not in own} == {at}
+    assert {e.at for e in edges if e.kind not in (EdgeKind.SERVES, EdgeKind.APPROVED)} == {at}
 
 
 def test_a_deployment_without_a_package_serves_the_model() -> None:

@@ -24,6 +24,7 @@ from crossline.errors import ConfigError
 T0 = datetime(2027, 3, 8, tzinfo=UTC)
 T1 = datetime(2027, 3, 15, tzinfo=UTC)
 T2 = datetime(2027, 3, 22, tzinfo=UTC)
+F0, F1 = "2027-03-08T00:00:00.000000Z", "2027-03-15T00:00:00.000000Z"
 
 
 def node(nid: str, kind: NodeKind = NodeKind.DATASET, source: str = "marquez", **kw: Any) -> Node:
@@ -52,10 +53,10 @@ def dump(store: GraphStore) -> dict[str, Any]:
 # -- schema ---------------------------------------------------------------------------------
 def test_open_migrates_to_head_and_twice_is_a_no_op(store_url: str) -> None:
     with GraphStore.open(store_url) as first:
-        assert first.schema_revision() == "0002"
+        assert first.schema_revision() == "0003"
         schema = _schema(first.engine)
     with GraphStore.open(store_url) as second:
-        assert second.schema_revision() == "0002"
+        assert second.schema_revision() == "0003"
         assert _schema(second.engine) == schema
     assert {"nodes", "edges", "watermarks", "crossline_graph_version"} <= set(schema)
     assert schema["edges"]["indexes"] == [("ix_edges_dst_kind", ("dst", "kind", "src"))]
@@ -139,6 +140,8 @@ def test_the_dump_is_canonical_json(graph_store: GraphStore) -> None:
         "props": {"version": "v1", "ended": "2027-03-06T03:14:00+00:00"},
         "valid_from": None,
         "valid_to": None,
+        "times": {},
+        "derived": {},
     }
     assert dumped["edges"][1] == {
         "src": "run:1",
@@ -148,6 +151,8 @@ def test_the_dump_is_canonical_json(graph_store: GraphStore) -> None:
         "props": {"rule": "r"},
         "valid_from": "2027-03-08T00:00:00+00:00",
         "valid_to": "2027-03-15T00:00:00+00:00",
+        "times": {"rule": "2027-03-08T00:00:00.000000Z"},
+        "derived": {},
     }
     assert [n["id"] for n in dumped["nodes"]] == sorted(n["id"] for n in dumped["nodes"])
 
@@ -220,8 +225,20 @@ def test_a_writer_killed_mid_batch_loses_the_batch_and_keeps_the_last_watermark(
 @pytest.mark.parametrize(
     ("first", "second", "expected"),
     [
-        # props: newer keys win, older keys stay
-        (node("d", props={"a": 1, "b": 1}), node("d", props={"b": 2, "c": 3}), {"props": {"a": 1, "b": 2, "c": 3}}),
+        # props: per key, the value whose fact is newer wins, whichever record came last
+        (node("d", props={"a": 1, "b": 1}, at=T0), node("d", props={"b": 2, "c": 3}, at=T1),
+         {"props": {"a": 1, "b": 2, "c": 3}, "times": {"@kind": F1, "@name": F1, "a": F0, "b": F1, "c": F1}}),
+        (node("d", props={"a": 1, "b": 1}, at=T1), node("d", props={"b": 2, "c": 3}, at=T0),
+         {"props": {"a": 1, "b": 1, "c": 3}, "times": {"@kind": F1, "@name": F1, "a": F1, "b": F1, "c": F0}}),
+        # valid_from stands for a missing at; a value without any time loses to one with
+        (node("d", props={"b": 1}, valid_from=T0), node("d", props={"b": 2}), {"props": {"b": 1}}),
+        (node("d", props={"b": 2}), node("d", props={"b": 1}, at=T0), {"props": {"b": 1}}),
+        # equal times: the greater canonical value, so the order still cannot matter
+        (node("d", props={"b": "x"}, at=T0), node("d", props={"b": "y"}, at=T0), {"props": {"b": "y"}}),
+        (node("d", props={"b": "y"}, at=T0), node("d", props={"b": "x"}, at=T0), {"props": {"b": "y"}}),
+        # per-prop times given with the record (a dump written back) count per prop
+        (node("d", props={"a": 1, "b": 1}, times={"a": T2, "b": T0}), node("d", props={"a": 2, "b": 2}, at=T1),
+         {"props": {"a": 1, "b": 2}}),
         # sources: the union
         (node("d", source="marquez"), node("d", source="sagemaker"), {"sources": ["marquez", "sagemaker"]}),
         # validity: earliest start, latest end; None is "not known" and reopens nothing
@@ -231,8 +248,9 @@ def test_a_writer_killed_mid_batch_loses_the_batch_and_keeps_the_last_watermark(
         (node("d", valid_to=T2), node("d", valid_to=T1), {"valid_to": T2.isoformat()}),
         (node("d"), node("d", valid_to=T1), {"valid_to": T1.isoformat()}),
         (node("d", valid_to=T1), node("d"), {"valid_to": T1.isoformat()}),
-        # name and kind: the newer record's
-        (node("d", name="old"), node("d", name="new"), {"name": "new"}),
+        # name and kind: the newer fact's, not the later write's
+        (node("d", name="old", at=T0), node("d", name="new", at=T1), {"name": "new"}),
+        (node("d", name="new", at=T1), node("d", name="old", at=T0), {"name": "new"}),
     ],
 )
 def test_a_record_written_again_merges_into_the_stored_one(
@@ -243,9 +261,15 @@ def test_a_record_written_again_merges_into_the_stored_one(
     stored = dump(graph_store)["nodes"][0]
     assert {k: stored[k] for k in expected} == expected
     assert result.nodes_changed + result.nodes_unchanged == 1
-    # the same merge within one batch gives the same record
+    # the same merge within one batch, in either order, and with duplicates, gives the same record
+    for batch in ([first, second], [second, first], [second, first, second, first]):
+        with GraphStore.open("sqlite://") as other:
+            other.write(batch, [])
+            assert dump(other)["nodes"][0] == stored
+    # and so does writing them the other way round
     with GraphStore.open("sqlite://") as other:
-        other.write([first, second], [])
+        other.write([second], [])
+        other.write([first], [])
         assert dump(other)["nodes"][0] == stored
 
 

@@ -13,6 +13,8 @@ Contract:
   a list's first item. A ``BotoCoreError`` (AWS unreachable) is a ``SourceError``.
 - A processor is ``fn(api, run) -> Iterator[Batch]``, one per entity kind, in the
   modules ``lineage``, ``jobs``, ``registry`` and ``endpoints``.
+- A record's fact time (``at``, what the store merges by) is, unless the processor gives
+  one or a ``valid_from``: its ``lastModifiedTime`` prop, else its ``creationTime``.
 """
 
 from __future__ import annotations
@@ -88,13 +90,13 @@ class Run:
     def node(self, node: Node) -> None:
         if ("n", node.id) not in self.ids:  # one record per id in a batch
             self.ids.add(("n", node.id))
-            self.batch.nodes.append(replace(node, props=redact(node.props)))  # e.g. secret hyperparameters
+            self.batch.nodes.append(_timed(replace(node, props=redact(node.props))))  # e.g. secret hyperparameters
             self.report.emitted[node.kind.value] += 1
 
     def edge(self, edge: Edge) -> None:
         if ("e", *edge.key) not in self.ids:
             self.ids.add(("e", *edge.key))
-            self.batch.edges.append(edge)
+            self.batch.edges.append(_timed(edge))
             self.report.emitted[edge.kind.value] += 1
 
     def same_as(self, a: str, b: str, rule: str, evidence: dict[str, Any]) -> None:
@@ -110,6 +112,14 @@ class Run:
         batch.watermark = self.since_text
         self.batch, self.ids = Batch(), set()
         return batch
+
+
+def _timed(record: Any) -> Any:
+    """The record with its fact time: as given, else its valid_from, else lastModifiedTime/creationTime."""
+    if record.at is not None or record.valid_from is not None:
+        return record
+    at = coerce(record.props.get("lastModifiedTime")) or coerce(record.props.get("creationTime"))
+    return replace(record, at=at) if at is not None else record
 
 
 class Api:
