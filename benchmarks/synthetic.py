@@ -29,8 +29,9 @@ emitters serialize them; ``producer``/``_producer``/``_schemaURL`` as they send 
 SageMaker-side records (``Node``/``Edge``, as ``collectors.sources.sagemaker`` and
 ``data_capture`` write them), so reconciliation has both sides to join: the training
 and processing jobs (ARNs), the MODEL_PACKAGE (ARN, ``modelDataUrl``), its approval, the
-endpoint and its variant with a validity interval, SERVES package -> variant valid until
-the next week's swap, two lineage artifacts and a trial component, and
+endpoint and its variant, SERVES package -> variant from the week's deployment (facts:
+reconciliation derives that each holds until the next week's swap), two lineage
+artifacts and a trial component, and
 ``INFERENCES_PER_WEEK`` captured inferences SERVED by the variant.
 
 Deterministic: pipeline ``p`` draws from ``random.Random(f"{seed}:{p}")`` only, so the
@@ -305,7 +306,6 @@ class Pipeline:
         train_uri = f"s3://credit/{self.slug}/train/{label}/"
         arn = self.package_arn(w)
         decided, deployed = self.decided(w), self.deployed(w)
-        until = self.deployed(w + 1) if w + 1 < self.weeks else None
         nodes = [
             Node(NodeId(job_arn), NodeKind.TRAINING_JOB, job_name, src, {
                 "status": "Completed", "hyperparameters": {"max_depth": str(d["max_depth"]), "eta": "0.2"},
@@ -324,7 +324,7 @@ class Pipeline:
             Node(variant_id(self.endpoint_arn, self.variant_name(w)), NodeKind.ENDPOINT_VARIANT,
                  f"{self.endpoint}/{self.variant_name(w)}", src,
                  {"endpoint": self.endpoint, "endpointArn": self.endpoint_arn, "variant": self.variant_name(w),
-                  "api": "DescribeEndpointConfig"}, valid_from=deployed, valid_to=until),
+                  "api": "DescribeEndpointConfig"}, valid_from=deployed),
         ]
         artifacts = {uri: NodeId(f"{SM}:artifact/{e}") for uri, e in zip((train_uri, model_uri), d["etags"][4:6])}
         nodes += [Node(a, NodeKind.SM_ARTIFACT, uri, src, {"SourceUri": uri, "api": "ListArtifacts"})
@@ -339,7 +339,7 @@ class Pipeline:
             Edge(approval_id(arn, decided), NodeId(arn), EdgeKind.APPROVED, src, {"status": "Approved"},
                  valid_from=decided),
             Edge(NodeId(arn), variant, EdgeKind.SERVES, src, {"modelName": f"{self.group}-{v}"},
-                 valid_from=deployed, valid_to=until),
+                 valid_from=deployed),
             Edge(variant, NodeId(self.endpoint_arn), EdgeKind.VARIANT_OF, src, {"api": "DescribeEndpointConfig"}),
         ]
         if w == 0:

@@ -18,25 +18,36 @@ The rules, in order:
 3. ``arn-facet`` - an OpenLineage run whose ``crossline_sagemakerJob`` facet names a
    job ARN is that SageMaker training/processing job (and its trial component).
 4. ``model-data-url`` - a model package's ModelDataUrl names the model artifact dataset
-   it was registered from: artifact dataset ``ContributedTo`` package.
+   it was registered from: artifact dataset ``ContributedTo`` package (SageMaker's
+   package, and the OpenLineage package dataset by its ``crossline_modelPackage`` facet,
+   so that lineage reaches packages when only OpenLineage was collected).
 5. ``symlinks`` - an OpenLineage dataset whose ``symlinks`` facet names another
    identifier (a Glue table and its S3 location) is that dataset.
 
 Packages to endpoint variants need no rule of their own: SageMaker's deployment history
 and crossline's deployment facet both name the variant with ``variant_id``, and rule 2
-joins the package; the validity intervals come from SageMaker's deployment history.
+joins the package.
+
+Then the timelines (``collectors.timeline``), from the whole set of facts of both sides:
+when each SERVES fact and each approval decision stops being in force, which records
+of the two systems are one deployment or one decision (with the rule and the time
+difference), and where they disagree. They are stored with ``GraphStore.derive``, which
+replaces the previous derivation whole, so a fact that arrives late (an intermediate
+deployment or decision) shortens the interval before it. ``report.timelines`` counts them.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from dataclasses import dataclass, field
 from typing import Any
 
+from crossline.collectors import timeline
 from crossline.collectors.graph import Graph
 from crossline.collectors.model import Edge, EdgeKind, Node, NodeId, NodeKind, dataset_id
-from crossline.collectors.openlineage import facet
+from crossline.collectors.openlineage import MODEL_PACKAGE_FACET, facet
 from crossline.emitters.facets import CrosslineSagemakerJobRunFacet
 from crossline.collectors.store import GraphStore
 from crossline.errors import InvalidEvent
@@ -52,12 +63,14 @@ class ReconcileReport:
     links: Counter[str] = field(default_factory=Counter)
     unmatched: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     warnings: list[str] = field(default_factory=list)
+    timelines: Counter[str] = field(default_factory=Counter)
 
     def summary(self) -> dict[str, Any]:
         return {
             "links": dict(self.links),
             "unmatched": {kind: len(ids) for kind, ids in self.unmatched.items()},
             "warnings": len(self.warnings),
+            "timelines": dict(self.timelines),
         }
 
 
@@ -76,7 +89,13 @@ def _name(uri: str, report: ReconcileReport) -> NodeId | None:
 
 def rules(nodes: Callable[[NodeKind], Iterable[Node]], report: ReconcileReport) -> Iterator[Edge]:
     """Apply the rules; ``nodes(kind)`` streams the store's nodes of one kind."""
-    datasets = {n.id for n in nodes(NodeKind.DATASET)}
+    datasets: set[NodeId] = set()
+    packaged: list[tuple[Node, str]] = []  # OpenLineage package datasets and their model data
+    for node in nodes(NodeKind.DATASET):
+        datasets.add(node.id)
+        url = (facet(node, MODEL_PACKAGE_FACET) or {}).get("modelDataUrl")
+        if url:
+            packaged.append((node, str(url)))
     matched: set[NodeId] = set()
 
     # 1. artifacts by SourceUri
@@ -114,8 +133,8 @@ def rules(nodes: Callable[[NodeKind], Iterable[Node]], report: ReconcileReport) 
         yield from same_as(run.id, job, "arn-facet", {"arn": arn, "run": run.id})
 
     # 4. packages from their model data
-    for package in nodes(NodeKind.MODEL_PACKAGE):
-        url = package.props.get("modelDataUrl") or package.props.get("ModelDataUrl")
+    registered = ((p, p.props.get("modelDataUrl") or p.props.get("ModelDataUrl")) for p in nodes(NodeKind.MODEL_PACKAGE))
+    for package, url in chain(registered, packaged):
         if not url:
             continue
         artifact = _name(url, report)
@@ -152,5 +171,14 @@ def reconcile(store: GraphStore, *, batch: int = 20_000) -> ReconcileReport:
             pending.clear()
     if pending:
         store.write([], list(pending.values()))
+    nodes, edges = timeline.derive(graph)
+    report.timelines.update({
+        "decision records": sum(1 for _, derived in nodes.values() if "decision" in derived),
+        "joined across systems": sum(1 for _, derived in nodes.values() if derived.get("sameDecision"))
+        + sum(1 for _, derived in edges.values() if derived.get("sameDeployment")),
+        "conflicts": sum(1 for _, derived in [*nodes.values(), *edges.values()] if derived.get("conflicts")),
+        "serving facts": sum(1 for _, derived in edges.values() if "deployment" in derived),
+        "records changed": store.derive(nodes, edges),
+    })
     return report
 

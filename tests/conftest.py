@@ -11,6 +11,11 @@ servers. Downloads worth keeping (Marquez's jars) stay in the shared cache
 (``CROSSLINE_CACHE``, by default the usual ``~/.cache/crossline``). At the end the
 session stops and deletes the PostgreSQL cluster it made.
 
+Property tests (Hypothesis) run under the profile ``ci``, registered here: derandomized
+(a fixed seed, so CI sees the same examples every run), no example database, no deadline,
+bounded examples. ``HYPOTHESIS_PROFILE=deep`` runs ten times as many, for a search on
+purpose rather than a check.
+
 Marquez: ``CROSSLINE_MARQUEZ_URL`` points the tests at a Marquez you run yourself (e.g.
 ``docker compose up``). Otherwise the session starts one with ``crossline-bed marquez up``
 (``CROSSLINE_MARQUEZ_IMPL``: auto, real or standin). Which one served the tests is
@@ -28,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from crossline_bed.airflow import AirflowBed, DagRunResult
 from crossline_bed.aws import TEST_ENV, MotoServer
@@ -39,6 +45,12 @@ from crossline_bed.scenario import CreditBed, PlayedStory, play_story
 from crossline_bed.scenario_fraud import PlayedFraudStory, play_fraud_story
 
 REPO = Path(__file__).resolve().parents[1]
+
+_PROPERTY = {"derandomize": True, "database": None, "deadline": None, "print_blob": True,
+             "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+settings.register_profile("ci", max_examples=25, **_PROPERTY)
+settings.register_profile("deep", max_examples=250, **_PROPERTY)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 _MARQUEZ_KEY = pytest.StashKey[MarquezState]()
 _SESSION_PORTS = ("CROSSLINE_PG_PORT", "CROSSLINE_MARQUEZ_PORT", "CROSSLINE_MARQUEZ_ADMIN_PORT")
 _OWN_HOME = pytest.StashKey[str]()

@@ -17,7 +17,10 @@ import boto3
 import pytest
 
 from crossline_bed.aws import TEST_ENV, MotoServer
+from crossline.collectors.graph import Graph
 from crossline.collectors.model import Edge, EdgeKind, Node, NodeKind, approval_id, variant_id
+from crossline.collectors.reconcile import reconcile
+from crossline.collectors.store import GraphStore
 from crossline.collectors.sources import Batch, source_from_config
 from crossline.collectors.sources.sagemaker import SageMakerSource
 from crossline.errors import ConfigError, SourceError
@@ -60,6 +63,14 @@ class Read:
 
     def edges_of(self, kind: EdgeKind, src: str | None = None, dst: str | None = None) -> list[Edge]:
         return [e for e in self.edges if e.kind is kind and src in (None, e.src) and dst in (None, e.dst)]
+
+
+def derived(records: Read) -> Graph:
+    """The records in a store, with what reconciliation derives from them (intervals' ends)."""
+    store = GraphStore.open("sqlite://")
+    store.write(records.nodes, records.edges)
+    reconcile(store)
+    return Graph(store, owns_store=True)
 
 
 def read(source: SageMakerSource, since: str | None = None) -> Read:
@@ -197,12 +208,16 @@ def test_packages_carry_every_approval_decision_who_and_when(story_read: Read) -
     assert approval.kind is NodeKind.APPROVAL
     assert approval.props["status"] == "Approved" and approval.props["approver"] == APPROVER
     assert approval.props["action"].startswith(f"{SM}:action/credit-xgb-73-")
-    assert (approval.valid_from, approval.valid_to) == (decided_at, None)
-    # The pending decision held until risk-ops decided.
-    pending_node = records.node(approval_id(V73, utc(pending["time"])))
-    assert pending_node.valid_to == decided_at
+    assert (approval.valid_from, approval.valid_to, approval.at) == (decided_at, None, decided_at)
     [edge] = records.edges_of(EdgeKind.APPROVED, src=approval.id)
     assert edge.dst == V73 and edge.valid_from == decided_at and edge.valid_to is None
+    # The source records decisions; when each stopped being in force is derived from all of them:
+    # the pending decision held until risk-ops decided.
+    with derived(records) as graph:
+        pending_node = graph.node(approval_id(V73, utc(pending["time"])))
+        assert pending_node.valid_to == decided_at
+        assert pending_node.derived["supersededBy"]["status"] == "Approved"
+        assert graph.node(approval.id).valid_to is None
     assert records.node(V74).props["approvals"][-1]["time"].startswith("2027-03-15T08:55:00")
     # The 72 earlier versions are there too, rejected at registration.
     assert records.node(f"{SM}:model-package/credit-xgb/1").props["status"] == "Rejected"
@@ -217,19 +232,24 @@ def test_serves_intervals_follow_the_deployment_history_across_an_update(story_r
     assert (v73.dst, v74.dst) == (v73_variant, v74_variant)
     assert v73.valid_from.replace(microsecond=0) == utc("2027-03-08T10:00:00Z")
     assert v74.valid_from.replace(microsecond=0) == utc("2027-03-15T09:00:00Z")
-    assert v73.valid_to == v74.valid_from  # v73 served until v74 replaced it
-    assert v74.valid_to is None
+    assert v73.valid_to is None and v74.valid_to is None  # facts; their ends are derived
     assert v73.props["endpointConfigName"] == "credit-prod-v73"
     assert v73.props["deploymentAction"].endswith("-aws-model-deployment")
-    assert v73.props["replacedBy"] == v74.props["deploymentAction"]
     assert v73.props["model"] == f"{SM}:model/credit-xgb-v73"
     assert "DescribeEndpointConfig" in v73.props["api"]
+    with derived(records) as graph:
+        [stored73] = graph.edges(src=V73, kinds=[EdgeKind.SERVES])
+        [stored74] = graph.edges(src=V74, kinds=[EdgeKind.SERVES])
+        assert stored73.valid_to == v74.valid_from  # v73 served until v74 replaced it
+        assert stored74.valid_to is None
+        assert stored73.derived["replacedBy"]["refs"] == [v74.props["deploymentAction"]]
+        assert graph.node(v73_variant).valid_to == v74.valid_from
 
     endpoint = records.node(ENDPOINT_ARN)
     assert endpoint.kind is NodeKind.ENDPOINT and endpoint.props["endpointConfigName"] == "credit-prod-v74"
     assert endpoint.props["dataCapture"] == {"enabled": True, "destination": "s3://credit/datacapture/"}
     variant = records.node(v73_variant)
-    assert variant.kind is NodeKind.ENDPOINT_VARIANT and variant.valid_to == v74.valid_from
+    assert variant.kind is NodeKind.ENDPOINT_VARIANT and variant.valid_from == v73.valid_from
     assert records.edges_of(EdgeKind.VARIANT_OF, src=v73_variant, dst=ENDPOINT_ARN)
     assert records.node(f"{SM}:model/credit-xgb-v74").kind is NodeKind.MODEL
 
@@ -281,7 +301,8 @@ def test_reading_from_the_watermark_gives_only_what_changed(story: str, source: 
     assert later.node(V73).props["status"] == "Rejected"
     approvals = sorted((n for n in later.nodes if n.kind is NodeKind.APPROVAL), key=lambda n: n.valid_from)
     assert [a.props["status"] for a in approvals] == ["PendingManualApproval", "Approved", "Rejected"]
-    assert approvals[1].valid_to == approvals[2].valid_from  # approved until withdrawn
+    with derived(later) as graph:  # approved until withdrawn
+        assert graph.node(approvals[1].id).valid_to == approvals[2].valid_from
     assert not later.edges_of(EdgeKind.SERVES)  # the endpoint did not change
     assert read(source, later.watermark).nodes == []
 

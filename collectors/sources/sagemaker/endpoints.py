@@ -4,12 +4,15 @@ Contract: ``endpoints`` reads each endpoint modified after the watermark, whole:
 ``ENDPOINT``, ``ENDPOINT_VARIANT`` (``VARIANT_OF``), ``MODEL`` nodes and ``SERVES``
 edges (package, or a model made without one, -> variant) from the deployment history:
 the Endpoint context's ModelDeployment actions by CreationTime, each deployment's
-endpoint config, its variants and their models. A SERVES edge is valid from the
-deployment that put it there until the deployment that replaced it; a variant from its
-first deployment until one without it. An endpoint with no ModelDeployment history is
-taken as serving its current config since its last modification, with a warning; a
-config that cannot be described ends what it replaced and serves nothing, with a
-warning. One endpoint's whole history is one batch.
+endpoint config, its variants and their models. Each deployment gives, for every variant
+of its config and every package (or model) that variant serves, a SERVES edge valid from
+that deployment (its fact time): the facts, not the intervals. When each one ends (the
+next deployment of the endpoint, whichever system reported it, and a late-read
+intermediate one included) is derived from all of them by ``collectors.timeline``. A
+variant is valid from its first deployment. An endpoint with no ModelDeployment history
+is taken as serving its current config since its last modification, with a warning; a
+config that cannot be described serves nothing (its ModelDeployment action still ends
+what it replaced), with a warning. One endpoint's whole history is one batch.
 """
 
 from __future__ import annotations
@@ -60,9 +63,7 @@ def _endpoint(api: Api, run: Run, name: str) -> None:
     deployments = _deployments(api, run, arn, endpoint)
     configs: dict[str, dict[str, Any] | None] = {}
     models: dict[str, dict[str, Any] | None] = {}
-    # (variant, server) -> the edge's start: time, deployment action, config name
-    live: dict[tuple[str, str], dict[str, Any]] = {}
-    variants: dict[str, dict[str, Any]] = {}
+    first: dict[str, Any] = {}  # variant -> its first deployment's time
     for deployment in deployments:
         config_name = deployment["config"]
         if config_name not in configs:
@@ -70,54 +71,35 @@ def _endpoint(api: Api, run: Run, name: str) -> None:
                                                 f"endpoint config {config_name} of {name}",
                                                 EndpointConfigName=config_name)
         config = configs[config_name]
-        now: dict[tuple[str, str], dict[str, Any]] = {}
         if config is None:
             run.warn(f"deployment {deployment['action']} of {name}: endpoint config {config_name} cannot be "
                      "described; what it served is unknown and what it replaced ends here")
-        present = set()
         for variant in (config or {}).get("ProductionVariants") or []:
             variant_name = variant.get("VariantName", "")
-            present.add(variant_name)
+            first.setdefault(variant_name, deployment["at"])
             for server, model in _servers(api, run, variant.get("ModelName"), models, name):
-                now[(variant_name, server)] = {"model": model}
-            variants.setdefault(variant_name, {"from": deployment["at"], "until": None})["until"] = None
-        for key, start in sorted(live.items()):
-            if key not in now:
-                _serves(api, run, arn, key, start, deployment)
-                del live[key]
-        for key, what in sorted(now.items()):
-            if key not in live:
-                live[key] = {**what, "at": deployment["at"], "action": deployment["action"],
-                             "config": config_name, "api": deployment["api"]}
-        for variant_name, seen in variants.items():
-            if seen["until"] is None and variant_name not in present:
-                seen["until"] = deployment["at"]
-    for key, start in sorted(live.items()):
-        _serves(api, run, arn, key, start, None)
-    for variant_name, seen in sorted(variants.items()):
+                _serves(run, arn, variant_name, server, model, deployment)
+    for variant_name, since in sorted(first.items()):
         node_id = variant_id(arn, variant_name)
         run.node(Node(node_id, NodeKind.ENDPOINT_VARIANT, f"{name}/{variant_name}", SOURCE,
                       {"endpoint": name, "endpointArn": arn, "variant": variant_name,
                        "api": "DescribeEndpointConfig"},
-                      valid_from=seen["from"], valid_to=seen["until"]))
+                      valid_from=since))
         run.edge(Edge(node_id, NodeId(arn), EdgeKind.VARIANT_OF, SOURCE, {"api": "DescribeEndpointConfig"}))
 
 
-def _serves(api: Api, run: Run, endpoint_arn: str, key: tuple[str, str], start: dict[str, Any],
-            replaced_by: dict[str, Any] | None) -> None:
-    variant_name, server = key
-    model = start["model"] or {}
+def _serves(run: Run, endpoint_arn: str, variant_name: str, server: str, model: dict[str, Any] | None,
+            deployment: dict[str, Any]) -> None:
+    model = model or {}
     props = drop_none({
-        "deploymentAction": start["action"],
-        "endpointConfigName": start["config"],
+        "deploymentAction": deployment["action"],
+        "endpointConfigName": deployment["config"],
         "model": model.get("ModelArn"),
         "modelName": model.get("ModelName"),
-        "replacedBy": replaced_by["action"] if replaced_by else None,
-        "replacedByConfig": replaced_by["config"] if replaced_by else None,
-        "api": f"{start['api']}+DescribeEndpointConfig+DescribeModel",
+        "api": f"{deployment['api']}+DescribeEndpointConfig+DescribeModel",
     })
     run.edge(Edge(NodeId(server), variant_id(endpoint_arn, variant_name), EdgeKind.SERVES, SOURCE, props,
-                  valid_from=start["at"], valid_to=replaced_by["at"] if replaced_by else None))
+                  valid_from=deployment["at"], at=deployment["at"]))
 
 
 def _deployments(api: Api, run: Run, endpoint_arn: str, endpoint: dict[str, Any]) -> list[dict[str, Any]]:

@@ -3,8 +3,10 @@
 Contract: ``model_packages`` reads, per package group, the packages registered after
 the watermark, and again (whole) every package with an Approval action created after
 it. Each is a ``MODEL_PACKAGE`` node (group, version, status, modelDataUrl,
-createdBy/lastModifiedBy, metrics, approvals) plus, per decision, an ``APPROVAL`` node
-and an ``APPROVED`` edge valid from the decision until the next one. Decisions are the
+createdBy/lastModifiedBy, metrics, approvals; its fact time is LastModifiedTime) plus,
+per decision, an ``APPROVAL`` node and an ``APPROVED`` edge valid from the decision. When
+a decision stops being in force (the next decision, whichever system reported it) is
+derived from all of them by ``collectors.timeline``, never written here. Decisions are the
 Approval actions associated with the package's artifact (else the actions whose
 SourceUri is the package): status, approver (the assumed role's session name), when
 (``ApprovalTime``, else the action's CreationTime) and why. A package whose status says
@@ -93,17 +95,16 @@ def _package(api: Api, run: Run, arn: str) -> None:
     })
     name = f"{props.get('group', '')}/{props['version']}" if "version" in props else arn
     run.node(Node(NodeId(arn), NodeKind.MODEL_PACKAGE, name, SOURCE, props))
-    for decision, following in zip(decisions, [*decisions[1:], None]):
-        until = following["at"] if following else None
+    for decision in decisions:
         node_id = approval_id(arn, decision["at"])
         evidence = {"action": decision["action"], "api": decision["api"]}
         run.node(Node(node_id, NodeKind.APPROVAL, f"{name} {decision['status']}", SOURCE,
                       drop_none({"status": decision["status"], "approver": decision["approver"],
                                   "approverArn": decision["approverArn"], "description": decision["description"],
                                   "package": arn, "time": decision["time"], **evidence}),
-                      valid_from=decision["at"], valid_to=until))
+                      valid_from=decision["at"], at=decision["at"]))
         run.edge(Edge(node_id, NodeId(arn), EdgeKind.APPROVED, SOURCE, {"status": decision["status"], **evidence},
-                      valid_from=decision["at"], valid_to=until))
+                      valid_from=decision["at"], at=decision["at"]))
 
 
 def _approvals(api: Api, run: Run, package_arn: str, package: dict[str, Any]) -> list[dict[str, Any]]:
