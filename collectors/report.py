@@ -1,9 +1,11 @@
 """The trace as people and machines read it: a terminal tree, JSON, Markdown and PDF.
 
 Contract: each renderer takes a ``Trace`` and shows the same five answers, in the order
-of SCENARIO.md, each line with its evidence; gaps are printed as gaps. ``to_json`` is
-the machine form, documented by the JSON Schema ``collectors/schemas/1-0-0/Trace.json``
-(its ``$id`` is the ``schema`` field).
+of SCENARIO.md, each line with its evidence; gaps are printed as gaps. The approval is
+the decision in force at the trace's time, with the decision history up to it; a model
+that was not approved then says so plainly (``NOT APPROVED``), and every finding is
+printed as one. ``to_json`` is the machine form, documented by the JSON Schema
+``collectors/schemas/1-1-0/Trace.json`` (its ``$id`` is the ``schema`` field).
 ``to_pdf`` writes a compliance-file PDF with reportlab.
 """
 
@@ -13,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.tree import Tree
 
 from crossline.collectors.trace import Answer, Trace
@@ -31,8 +34,12 @@ def _evidence(answer: Answer) -> str:
     return "; ".join(f"{e.source} {e.ref}" + (f" @ {e.time}" if e.time else "") for e in answer.evidence)
 
 
-def lines(trace: Trace) -> list[tuple[int, str, str]]:
-    """The trace as (depth, text, evidence) lines: the one layout every renderer follows."""
+def lines(trace: Trace, *, findings: bool = True) -> list[tuple[int, str, str]]:
+    """The trace as (depth, text, evidence) lines: the one layout every renderer follows.
+
+    ``findings``: end with one ``FINDING:`` line per finding (the tree); the Markdown and
+    PDF forms list them in a section of their own instead.
+    """
     s, mv, td, fe, tr, ap = trace.subject.value, trace.model_version.value, trace.training_dataset.value, trace.features.value, trace.training.value, trace.approval.value
     out: list[tuple[int, str, str]] = []
     if s.get("inferenceId"):
@@ -40,8 +47,7 @@ def lines(trace: Trace) -> list[tuple[int, str, str]]:
     if trace.model_version.gap:
         out.append((0, f"GAP: {trace.model_version.gap}", ""))
         return out
-    approval = f"{ap.get('status')} {_day(ap.get('approvedAt'))} by {ap.get('approver')}" if not trace.approval.gap else "approval: GAP"
-    out.append((0, f"ModelPackage {mv.get('group')}/{mv.get('version')} ({approval})", _evidence(trace.model_version)))
+    out.append((0, f"ModelPackage {mv.get('group')}/{mv.get('version')} ({_approval_state(trace)})", _evidence(trace.model_version)))
     if trace.training.gap and not tr:
         out.append((1, f"GAP: {trace.training.gap}", ""))
     else:
@@ -68,9 +74,43 @@ def lines(trace: Trace) -> list[tuple[int, str, str]]:
             out.append((2, f"GAP: {trace.training.gap}", ""))
     if trace.approval.gap:
         out.append((1, f"GAP: {trace.approval.gap}", ""))
-    else:
+    elif ap.get("approved", "approvedAt" in ap):
         out.append((1, f"Approval record {ap.get('approver')}, {_day(ap.get('approvedAt'))}: {ap.get('description') or ''}".rstrip(": "), _evidence(trace.approval)))
+    else:
+        out.append((1, f"Approval: {_approval_state(trace)}", _evidence(trace.approval)))
+    history = ap.get("history") or []
+    if history:
+        out.append((2, f"Decisions up to {_day(trace.as_of) if trace.as_of else 'now'}:", ""))
+    for index, decision in enumerate(history):
+        systems = " + ".join(decision.get("systems") or [])
+        current = " (in force)" if index == len(history) - 1 else ""
+        out.append((3, f"{_day(decision.get('at'))}: {decision.get('status')} by {decision.get('approver')} ({systems}){current}", ""))
+    for conflict in ap.get("conflicts") or []:
+        said = "; ".join(f"{r.get('system')} says {r.get('approver') or r.get('status')}" for r in conflict.get("records", []))
+        out.append((2, f"CONFLICT ({conflict.get('kind')}): {said}", ""))
+    if findings:
+        out += [(0, f"FINDING: {finding}", "") for finding in trace.findings]
     return out
+
+
+_ALARM = ("GAP", "FINDING", "CONFLICT", "Approval: NOT")
+
+
+def _alarming(text: str) -> bool:
+    return text.startswith(_ALARM) or "(NOT APPROVED" in text
+
+
+def _approval_state(trace: Trace) -> str:
+    """``Approved 2027-03-08 09:42 UTC by risk-ops@company.com``, or plainly NOT APPROVED and why."""
+    ap = trace.approval.value
+    if trace.approval.gap:
+        return "approval: GAP"
+    if ap.get("approved", "approvedAt" in ap):
+        return f"Approved {_day(ap.get('approvedAt'))} by {ap.get('approver')}"
+    at = _day(trace.as_of) if trace.as_of else "now"
+    if ap.get("status"):
+        return f"NOT APPROVED at {at}: {ap['status']} since {_day(ap.get('decidedAt'))} by {ap.get('approver')}"
+    return f"NOT APPROVED at {at}: no approval decision before it"
 
 
 def _s3(dataset: str | None) -> str:
@@ -86,14 +126,14 @@ def _hp_order(key: str) -> tuple[int, str]:
 
 def to_tree(trace: Trace, *, evidence: bool = False) -> Tree:
     rows = lines(trace)
-    root = Tree(rows[0][1])
+    root = Tree(escape(rows[0][1]))
     stack = [root]
     for depth, text, ev in rows[1:]:
         while len(stack) > depth + 1:
             stack.pop()
         parent = stack[depth] if depth < len(stack) else stack[-1]
-        label = f"[red]{text}[/]" if text.startswith("GAP") else text
-        branch = parent.add(label + (f"\n[dim]{ev}[/]" if evidence and ev else ""))
+        label = f"[red]{escape(text)}[/]" if _alarming(text) else escape(text)
+        branch = parent.add(label + (f"\n[dim]{escape(ev)}[/]" if evidence and ev else ""))
         stack = stack[: depth + 1] + [branch]
     return root
 
@@ -104,10 +144,11 @@ def to_json(trace: Trace) -> str:
 
 def to_markdown(trace: Trace) -> str:
     out = ["# Model decision trace", "", f"Correct as of **{trace.as_of}**.", ""]
-    for depth, text, ev in lines(trace):
-        out.append(f"{'  ' * depth}- {text}")
+    for depth, text, ev in lines(trace, findings=False):
+        out.append(f"{'  ' * depth}- {'**' + text + '**' if _alarming(text) else text}")
         if ev:
             out.append(f"{'  ' * (depth + 1)}- _evidence_: {ev}")
+    out += ["", "## Findings", ""] + ([f"- {f}" for f in trace.findings] or ["- none"])
     out += ["", "## Gaps", ""] + ([f"- {g}" for g in trace.gaps] or ["- none"])
     return "\n".join(out) + "\n"
 
@@ -122,12 +163,13 @@ def to_pdf(trace: Trace, path: Path) -> Path:
 
     styles = getSampleStyleSheet()
 
-    def style(depth: int, small: bool = False) -> ParagraphStyle:
+    def style(depth: int, small: bool = False, alarm: bool = False) -> ParagraphStyle:
         base = styles["Heading3"] if depth == 0 and not small else styles["Normal"]
         return ParagraphStyle(
-            f"d{depth}{'e' if small else ''}", parent=base, leftIndent=7 * mm * depth,
+            f"d{depth}{'e' if small else ''}{'a' if alarm else ''}", parent=base, leftIndent=7 * mm * depth,
             fontSize=7 if small else base.fontSize, leading=9 if small else base.leading,
-            textColor="#555555" if small else base.textColor, spaceAfter=2 if small else base.spaceAfter,
+            textColor="#b00020" if alarm else "#555555" if small else base.textColor,
+            spaceAfter=2 if small else base.spaceAfter,
         )
 
     story = [
@@ -136,11 +178,14 @@ def to_pdf(trace: Trace, path: Path) -> Path:
                          "SageMaker's lineage and registry, and endpoint data capture."), styles["Normal"]),
         Spacer(1, 6 * mm),
     ]
-    for depth, text, ev in lines(trace):
-        story.append(Paragraph(escape(text), style(depth)))
+    for depth, text, ev in lines(trace, findings=False):
+        story.append(Paragraph(escape(text), style(depth, alarm=_alarming(text))))
         if ev:
             story.append(Paragraph("evidence: " + escape(ev), style(depth + 1, small=True)))
-    story += [Spacer(1, 6 * mm), Paragraph("Gaps", styles["Heading2"])]
+    story += [Spacer(1, 6 * mm), Paragraph("Findings", styles["Heading2"])]
+    finding = ParagraphStyle("finding", parent=styles["Normal"], textColor="#b00020")
+    story += [Paragraph(escape(f), finding) for f in trace.findings] or [Paragraph("None.", styles["Normal"])]
+    story += [Spacer(1, 4 * mm), Paragraph("Gaps", styles["Heading2"])]
     story += [Paragraph(escape(g), styles["Normal"]) for g in trace.gaps] or [Paragraph("None.", styles["Normal"])]
     path.parent.mkdir(parents=True, exist_ok=True)
     SimpleDocTemplate(str(path), pagesize=A4, title="crossline trace", leftMargin=18 * mm, rightMargin=18 * mm).build(story)

@@ -8,12 +8,23 @@ feature-store versions and exclusion list were in that dataset, the hyperparamet
 metrics, and who approved the model and when. Every answer carries its evidence (run
 ids, ARNs, event and record times, S3 URIs) and the time it is correct as of: the
 inference's time, so a later swap or approval never changes the answer. A link the
-graph lacks is recorded as a gap, never invented. An inference no data capture holds
-is ``NodeNotFound`` naming what was searched.
+graph lacks is recorded as a gap, never invented. A model that was not approved at that
+time (never, not yet, or no longer: the decision in force is not Approved), or whose
+decision the two systems record differently, is a *finding* (``Trace.findings``), and
+the approval answer lists the decision history up to that time. An inference no data
+capture holds is ``NodeNotFound`` naming the data-capture prefixes and the time window
+that were searched, and how to widen the search (``capture.not_found``).
+
+The package is SageMaker's when its side was collected; with only OpenLineage and data
+capture it is the OpenLineage dataset named from the package's ARN (its
+``crossline_modelPackage`` facet, approvals from ``crossline_approval`` facets, serving
+from ``crossline_deployment`` facets). Approvals are a timeline of decisions
+(``collectors.timeline``): one decision seen by both systems is one, joined with its
+rule and evidence.
 
 It reads, in order: the inference (data capture) -> the variant that served it -> the
-model package serving that variant at that time (SageMaker's deployment history) -> the
-package's approval decisions up to that time (the registry) -> the run that produced the
+model package serving that variant at that time (the deployment history of either side)
+-> the package's approval decisions (the registry's and OpenLineage's) -> the run that produced the
 package's model artifact (OpenLineage, joined by the artifact's content version) and
 its SageMaker training job (SameAs by ARN) -> the training dataset version it consumed
 -> the run that produced that version and the feature snapshots and exclusion list it
@@ -34,19 +45,22 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from crossline.collectors import capture, timeline
 from crossline.collectors.graph import Graph, Hop
 from crossline.collectors.model import EdgeKind, Node, NodeId, NodeKind, dataset_id, inference_id
-from crossline.collectors.openlineage import facet_prop
+from crossline.collectors.openlineage import MODEL_PACKAGE_FACET, facet, facet_prop
 from crossline.emitters.facets import (
     CrosslineApprovalRunFacet,
+    CrosslineDeploymentRunFacet,
     CrosslineFeatureSnapshotDatasetFacet,
     CrosslineHyperparametersRunFacet,
     CrosslineMetricsRunFacet,
     CrosslineSagemakerJobRunFacet,
 )
+from crossline.emitters.naming import parse_arn
 from crossline.emitters.producer import schema_id, shipped
 from crossline.errors import InvalidEvent, NodeNotFound
-from crossline.times import UTC, coerce, iso
+from crossline.times import coerce, iso
 
 if TYPE_CHECKING:
     from crossline.collectors.store import GraphStore
@@ -57,8 +71,9 @@ METRICS = CrosslineMetricsRunFacet.KEY
 SAGEMAKER_JOB = CrosslineSagemakerJobRunFacet.KEY
 SNAPSHOT = CrosslineFeatureSnapshotDatasetFacet.KEY
 
-SCHEMA = schema_id("collectors/schemas", "1-0-0", "Trace")
-"""The JSON form's schema: ``collectors/schemas/1-0-0/Trace.json`` in the repository and the wheel."""
+SCHEMA = schema_id("collectors/schemas", "1-1-0", "Trace")
+"""The JSON form's schema: ``collectors/schemas/1-1-0/Trace.json`` in the repository and the wheel
+(1-1-0 adds ``findings``; 1-0-0 stays as it was published)."""
 
 
 def trace_schema() -> dict[str, Any]:
@@ -69,7 +84,7 @@ def trace_schema() -> dict[str, Any]:
 
 @dataclass
 class Evidence:
-    source: str  # openlineage | sagemaker | data-capture | reconcile
+    source: str  # openlineage | sagemaker | data-capture | reconcile | another source's name
     ref: str  # a run id, an ARN, an S3 URI
     time: str | None = None
     note: str | None = None
@@ -91,6 +106,7 @@ class Trace:
     features: Answer  # feature snapshots and the exclusion list
     training: Answer  # job, hyperparameters, metrics, code
     approval: Answer
+    findings: list[str] = field(default_factory=list)  # not approved at the time; the systems disagree
     schema: str = SCHEMA
 
     @property
@@ -136,6 +152,33 @@ def _props(hop: Hop | None) -> dict[str, Any]:
     return hop.node.props if hop is not None and hop.node is not None else {}
 
 
+def is_package(node: Node | None) -> bool:
+    """A model package: SageMaker's, or the OpenLineage dataset named from its ARN."""
+    if node is None:
+        return False
+    if node.kind is NodeKind.MODEL_PACKAGE:
+        return True
+    return node.kind is NodeKind.DATASET and (bool(node.props.get("modelPackageArn")) or facet(node, MODEL_PACKAGE_FACET) is not None)
+
+
+def package_facts(node: Node) -> dict[str, Any]:
+    """arn, group, version and modelDataUrl of a package node of either side."""
+    if node.kind is NodeKind.MODEL_PACKAGE:
+        p = node.props
+        return {"modelPackageArn": str(node.id), "group": p.get("group"), "version": p.get("version"),
+                "modelDataUrl": p.get("modelDataUrl")}
+    f = facet(node, MODEL_PACKAGE_FACET) or {}
+    arn = node.props.get("modelPackageArn") or f.get("arn")
+    group, version = f.get("group"), f.get("version")
+    if group is None and isinstance(arn, str):  # only a deployment named it: the ARN says group/version
+        try:
+            named, _, number = parse_arn(arn).resource_id.rpartition("/")
+            group, version = named or None, int(number) if number.isdigit() else None
+        except InvalidEvent:
+            pass
+    return {"modelPackageArn": arn, "group": group, "version": version, "modelDataUrl": f.get("modelDataUrl")}
+
+
 def trace_inference(graph: Graph | GraphStore, inference: str, endpoint: str | None = None) -> Trace:
     g = Graph.of(graph)
     with g.snapshot():
@@ -150,28 +193,42 @@ def trace_inference(graph: Graph | GraphStore, inference: str, endpoint: str | N
         if not served:
             return _partial(subject, at, "no endpoint variant is recorded as serving this inference")
         variant = served[0].end
-        serving = [h for h in g.step([variant], "in", {EdgeKind.SERVES}, as_of=at)
-                   if h.node is not None and h.node.kind is NodeKind.MODEL_PACKAGE]
+        # SageMaker's package first (the registry's record), else OpenLineage's package dataset.
+        serving = sorted((h for h in g.step([variant], "in", {EdgeKind.SERVES}, as_of=at) if is_package(h.node)),
+                         key=lambda h: (h.node is None or h.node.kind is not NodeKind.MODEL_PACKAGE, h.edge.key))
         if not serving:
-            return _partial(subject, at, f"no model package served {variant} at {at}")
+            return _partial(subject, at, f"no model package served {variant} at {iso(at)}")
         hop = serving[0]
         assert hop.node is not None
         trace = _trace_package(g, hop.node, subject, at)
-    edge = hop.edge
-    trace.model_version.evidence.insert(
-        0,
-        Evidence("sagemaker", str(edge.props.get("deploymentAction", edge.src)), iso(edge.valid_from),
-                 f"deployed to {variant.rsplit('/', 1)[-1]} via endpoint config {edge.props.get('endpointConfigName')}; "
-                 f"served until {iso(edge.valid_to) or 'now'}"),
-    )
+    trace.model_version.evidence[:0] = _deployment_evidence(hop, variant)
     return trace
+
+
+def _deployment_evidence(hop: Hop, variant: str) -> list[Evidence]:
+    edge, derived = hop.edge, hop.edge.derived
+    replaced = derived.get("replacedBy") or {}
+    system = timeline.system_of(edge)
+    ref = edge.props.get("deploymentAction") or edge.props.get("run") or edge.src
+    how = (f"via endpoint config {edge.props.get('endpointConfigName')}" if system == "sagemaker"
+           else f"{CrosslineDeploymentRunFacet.KEY} facet")
+    evidence = [Evidence(system, str(ref), iso(edge.valid_from),
+                         f"deployed to {variant.rsplit('/', 1)[-1]} {how}; served until "
+                         f"{iso(edge.valid_to) or 'now'}" + (f" (replaced by {', '.join(replaced['refs'])})" if replaced else ""))]
+    for same in derived.get("sameDeployment") or []:
+        other = same["edge"]
+        evidence.append(Evidence(same["system"], str(same.get("ref") or other[0]), other[3] or None,
+                                 f"the same deployment as {same['system']} recorded it: rule {same['rule']}, "
+                                 f"{same['deltaSeconds']:g} s apart (tolerance {same['toleranceSeconds']:g} s)"))
+    return evidence
 
 
 def trace_package(graph: Graph | GraphStore, package_arn: str, as_of: datetime | None = None) -> Trace:
     g = Graph.of(graph)
     with g.snapshot():
         package = g.node(package_arn)  # NodeNotFound if unknown
-        subject = Answer(value={"modelPackageArn": package_arn}, evidence=[Evidence("sagemaker", package_arn)])
+        subject = Answer(value={"modelPackageArn": package_facts(package)["modelPackageArn"] or package_arn},
+                         evidence=[Evidence(timeline.system_of(package), package_arn)])
         return _trace_package(g, package, subject, as_of)
 
 
@@ -181,28 +238,32 @@ def _partial(subject: Answer, at: datetime | None, gap: str) -> Trace:
 
 
 def _trace_package(g: Graph, package: Node, subject: Answer, as_of: datetime | None) -> Trace:
-    p = package.props
-    model_version = Answer(
-        value={"modelPackageArn": package.id, "group": p.get("group"), "version": p.get("version"),
-               "modelDataUrl": p.get("modelDataUrl")},
-        evidence=[Evidence("sagemaker", package.id, p.get("creationTime"), "DescribeModelPackage")],
-    )
-    artifact = _artifact_dataset(p.get("modelDataUrl"))
+    facts = package_facts(package)
+    artifact = _artifact_dataset(facts["modelDataUrl"])
     # Step 1: the package's approvals and SameAs records; the model artifact's versions and producers.
     first = _Steps(g.step([package.id, *([artifact] if artifact else [])], "both",
                           {EdgeKind.APPROVED, EdgeKind.SAME_AS, EdgeKind.VERSION_OF, EdgeKind.PRODUCED}))
-    datasets = [h.end for h in first.same_as(package.id) if h.end.startswith("dataset:")]
+    others = [h for h in first.same_as(package.id) if h.node is not None]
+    # The registry's record when SageMaker's side was collected, whichever side served.
+    registry = package if package.kind is NodeKind.MODEL_PACKAGE else next(
+        (h.node for h in others if h.node is not None and h.node.kind is NodeKind.MODEL_PACKAGE), package)
+    if registry is not package:
+        facts = {k: v if v is not None else facts[k] for k, v in package_facts(registry).items()}
+    model_version = Answer(value=facts, evidence=[_package_evidence(registry)])
     versions = [h.end for h in first.into(artifact, EdgeKind.VERSION_OF)] if artifact else []
-    # Step 2: the approvals OpenLineage recorded on the package's datasets; the versions' producers.
-    second = _Steps(g.step([*datasets, *versions], "in", {EdgeKind.APPROVED, EdgeKind.PRODUCED})) if datasets or versions else _Steps([])
-    approval = _approval(package, first, second, datasets, as_of)
+    # Step 2: the approvals the other side recorded on its record of the package; the versions' producers.
+    starts = [*(h.end for h in others), *versions]
+    second = _Steps(g.step(starts, "in", {EdgeKind.APPROVED, EdgeKind.PRODUCED})) if starts else _Steps([])
+    approvals = [h.node for n in [package.id, *(h.end for h in others)]
+                 for h in (first if n == package.id else second).into(n, EdgeKind.APPROVED) if h.node is not None]
+    approval, findings = _approval(facts, approvals, as_of)
     # Candidates as the artifact's lineage orders them: the dataset itself, then its versions.
     candidates = ([(artifact, first)] if artifact else []) + [(v, second) for v in versions]
     run = next(((h, a) for a, steps in candidates for h in steps.into(a, EdgeKind.PRODUCED)
                 if _props(h).get("sagemakerJobKind") == "training"), None)
     training, training_dataset, features = Answer(), Answer(), Answer()
     if run is None:
-        gap = f"no OpenLineage run produced the model artifact {p.get('modelDataUrl')}"
+        gap = f"no OpenLineage run produced the model artifact {facts['modelDataUrl']}"
         training.gap = training_dataset.gap = features.gap = gap
     else:
         hop, made = run
@@ -211,7 +272,13 @@ def _trace_package(g: Graph, package: Node, subject: Answer, as_of: datetime | N
         training = _training(hop, made, third)
         training_dataset, producer = _training_dataset(g, hop.end, third)
         features = _features(g, producer) if producer else Answer(gap="no run is recorded as producing the training dataset")
-    return Trace(subject, iso(as_of), model_version, training_dataset, features, training, approval)
+    return Trace(subject, iso(as_of), model_version, training_dataset, features, training, approval, findings)
+
+
+def _package_evidence(node: Node) -> Evidence:
+    if node.kind is NodeKind.MODEL_PACKAGE:
+        return Evidence("sagemaker", str(node.id), node.props.get("creationTime"), "DescribeModelPackage")
+    return Evidence(timeline.system_of(node), str(node.id), None, f"{MODEL_PACKAGE_FACET} facet of the package's dataset")
 
 
 def _artifact_dataset(url: Any) -> NodeId | None:
@@ -223,33 +290,45 @@ def _artifact_dataset(url: Any) -> NodeId | None:
         return None
 
 
-_NEVER = datetime.min.replace(tzinfo=UTC)
-
-
-def _approval(package: Node, first: _Steps, second: _Steps, datasets: list[NodeId], as_of: datetime | None) -> Answer:
-    decisions = []
-    for hop in first.into(package.id, EdgeKind.APPROVED):
-        if hop.node is None:
-            continue
-        decided = coerce(hop.node.props.get("time") or hop.node.props.get("decisionTime") or hop.edge.valid_from)
-        if as_of is None or (decided and decided <= as_of):
-            decisions.append((decided, hop.node))
-    approved = [d for d in decisions if d[1].props.get("status") == "Approved"]
-    if not approved:
-        return Answer(gap=f"no approval of {package.id} is recorded before {iso(as_of) or 'now'}")
-    decided, node = max(approved, key=lambda d: d[0] or _NEVER)
-    props = node.props
-    evidence = [Evidence(_source(node), str(props.get("action") or node.id), iso(decided), "Approval action / DescribeModelPackage")]
-    for dataset in datasets:
-        for hop in second.into(dataset, EdgeKind.APPROVED):
-            run = _props(hop).get("run")
-            if run:
-                evidence.append(Evidence("openlineage", str(run), iso(hop.edge.valid_from), f"{APPROVAL} facet"))
-    return Answer(
-        value={"status": "Approved", "approver": props.get("approver"), "approverArn": props.get("approverArn") or props.get("approverIamArn"),
-               "approvedAt": iso(decided), "description": props.get("description")},
-        evidence=evidence,
-    )
+def _approval(package: dict[str, Any], records: list[Node], as_of: datetime | None) -> tuple[Answer, list[str]]:
+    """The decision in force at ``as_of``, the history up to it, and what is a finding about it."""
+    facts = [f for f in (timeline.decision_fact(n) for n in records) if f is not None]
+    arn = package.get("modelPackageArn")
+    decisions = timeline.decisions(facts).get(str(arn), []) if arn else []
+    made = timeline.history(decisions, as_of)
+    current = made[-1] if made else None
+    name = f"{package.get('group')}/{package.get('version')}"
+    when = iso(as_of) if as_of is not None else "now"
+    value: dict[str, Any] = {"status": current.status if current else None,
+                             "approved": bool(current and current.status == "Approved"),
+                             "inForceAt": iso(as_of), "history": [d.as_dict() for d in made],
+                             "conflicts": [c for d in made for c in d.conflicts]}
+    findings: list[str] = []
+    if current is None:
+        later = next((d for d in decisions if d.status == "Approved"), None)
+        findings.append(f"model package {name} was NOT approved at {when}: " + (
+            f"no decision on it was made before; it was first approved later, at {iso(later.at)} by {later.approver}"
+            if later else "no approval decision on it is recorded (SageMaker's registry or OpenLineage)"))
+        return Answer(value=value), findings
+    evidence = [Evidence(f.system, f.ref, iso(f.at), "Approval action / DescribeModelPackage" if f.system == "sagemaker"
+                         else f"{APPROVAL} facet") for f in current.facts]
+    evidence += [Evidence("reconcile", str(j["record"]), None,
+                          f"one decision with {j['with']}: rule {j['rule']}, {j['deltaSeconds']:g} s apart "
+                          f"(tolerance {j['toleranceSeconds']:g} s)") for j in current.joined]
+    sagemaker = next((f for f in current.facts if f.system == "sagemaker"), current.facts[0])
+    value.update({"approver": current.approver, "approverArn": sagemaker.approver_ref, "decidedAt": iso(current.at),
+                  "description": current.description, "systems": current.systems})
+    if current.status == "Approved":
+        value["approvedAt"] = iso(current.at)
+    else:
+        later = next((d for d in decisions if d.at > current.at and d.status == "Approved"), None)
+        findings.append(f"model package {name} was NOT approved at {when}: {current.status} since "
+                        f"{iso(current.at)} by {current.approver} ({' + '.join(current.systems)})"
+                        + (f"; approved later, at {iso(later.at)} by {later.approver}" if later else ""))
+    for conflict in current.conflicts:
+        said = "; ".join(f"{r['system']} says {r.get('approver') or r.get('status')}" for r in conflict["records"])
+        findings.append(f"the systems disagree on the {conflict['kind']} of the decision in force ({iso(current.at)}): {said}")
+    return Answer(value=value, evidence=evidence), findings
 
 
 def _training(run_hop: Hop, artifact: NodeId, steps: _Steps) -> Answer:
@@ -330,21 +409,14 @@ def _features(g: Graph, producer: Hop) -> Answer:
 
 def _find_inference(g: Graph, inference: str, endpoint: str | None) -> Node:
     """The inference by its id (its node's name, one indexed statement), on ``endpoint`` if given."""
-    matches = g.find(inference, kinds=[NodeKind.INFERENCE])
+    found = g.find(inference, kinds=[NodeKind.INFERENCE])
+    matches = found
     if endpoint:
         wanted = inference_id(endpoint, inference)
-        matches = [n for n in matches if n.id == wanted or n.props.get("endpoint") == endpoint]
+        matches = [n for n in found if n.id == wanted or n.props.get("endpoint") == endpoint]
     if not matches:
-        if endpoint:
-            where = f"endpoint {endpoint}"
-        else:
-            endpoints = sorted(g.prop_values(NodeKind.INFERENCE, "endpoint"))
-            where = f"the data capture of {len(endpoints)} endpoint(s): {', '.join(endpoints) or 'none collected'}"
-        raise NodeNotFound(f"inference {inference!r} is in no collected data capture (searched {where})")
+        raise capture.not_found(g, inference, endpoint, elsewhere=[str(n.props.get("endpoint")) for n in found])
     if len(matches) > 1:
         raise NodeNotFound(f"inference {inference!r} is ambiguous: {', '.join(n.id for n in matches)}; name the endpoint")
     return matches[0]
 
-
-def _source(node: Node) -> str:
-    return "sagemaker" if "sagemaker" in node.source else node.source

@@ -90,4 +90,7 @@ def _print_report(summary: dict[str, Any], counts: dict[str, int], store: str) -
     console.print(f"matched: {sum(links.values())} links " + ", ".join(f"{k}={v}" for k, v in sorted(links.items())))
     unmatched = rec.get("unmatched", {})
     console.print(f"unmatched: {sum(unmatched.values())} " + ", ".join(f"{k}={v}" for k, v in sorted(unmatched.items())))
+    timelines = rec.get("timelines", {})
+    if timelines:
+        console.print("timelines: " + ", ".join(f"{k}={v}" for k, v in sorted(timelines.items())))
     console.print("graph: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))

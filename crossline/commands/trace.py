@@ -2,9 +2,10 @@
 
 Contract: prints the answer as a tree on stdout and writes it as JSON, Markdown and PDF
 under ``--out``; ``--json`` prints the JSON form instead of the tree. Exit 0 when every
-answer is complete; 1 (findings) when the answer has a gap or a finding (e.g. the model
-was not approved at the time); 2 when the inference or package is not in the graph (the
-message says where it looked).
+answer is complete; 1 (findings) when the answer has a gap or a finding (the model was
+not approved at the time, or the systems disagree on its approval: each printed on
+stderr as ``finding:``); 2 when the inference or package is not in the graph (the message
+says which data-capture locations and time window it searched, and how to widen them).
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def trace(inference: str | None, endpoint: str | None, package: str | None, as_o
     console = err()
     for kind, path in written.items():
         console.print(f"{kind}: {path}", markup=False)
+    for finding in dict.fromkeys(result.findings):
+        console.print(f"[red]finding:[/] {escape(finding)}")
     for gap in dict.fromkeys(result.gaps):
         console.print(f"[yellow]gap:[/] {escape(gap)}")
-    if result.gaps:
+    if result.gaps or result.findings:
         raise SystemExit(EXIT_FINDINGS)

@@ -78,7 +78,10 @@ def test_trace_schema_is_shipped_under_its_id() -> None:
     from crossline.collectors.trace import SCHEMA, trace_schema
 
     assert trace_schema()["$id"] == SCHEMA
-    assert SCHEMA == f"{producer.RAW}/collectors/schemas/1-0-0/Trace.json"
+    assert SCHEMA == f"{producer.RAW}/collectors/schemas/1-1-0/Trace.json"
+    # 1-1-0 added findings, which a 1-0-0 validator refuses: a new version; the published one stays
+    published = json.loads(producer.shipped(SCHEMA.replace("1-1-0", "1-0-0")).read_text(encoding="utf-8"))
+    assert "findings" not in published["properties"] and "findings" in trace_schema()["required"]
 
 
 def test_the_producer_names_the_emitters_in_the_repository_tree(example) -> None:  # type: ignore[no-untyped-def]
