@@ -17,6 +17,7 @@ import click
 from crossline.collectors.model import NodeKind
 from crossline.commands.graph import STORE_OPTION, open_graph
 from crossline.commands.output import echo_json, out
+from crossline.times import iso
 
 KIND_CHOICE = click.Choice(sorted(k.value for k in NodeKind))
 AS_OF_OPTION = click.option("--as-of", default=None, metavar="TIME",
@@ -103,23 +104,57 @@ def neighbours(node: str, direction: str, as_of: str | None, store_option: str |
 @query.command("impact")
 @click.argument("node")
 @AS_OF_OPTION
+@click.option("--between", nargs=2, default=None, metavar="FROM TO",
+              help="Only deployments and inferences in [FROM, TO) (ISO 8601; no zone means UTC).")
+@click.option("--inferences", "list_inferences", is_flag=True, help="List the captured inferences served, one page.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Inferences per page.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Inferences to skip.")
 @STORE_OPTION
 @JSON_OPTION
-def impact(node: str, as_of: str | None, store_option: str | None, as_json: bool) -> None:
-    """Which model packages, endpoint variants and endpoints depend on NODE (a dataset or version)."""
-    from crossline.collectors.resolve import resolve
+def impact(node: str, as_of: str | None, between: tuple[str, str] | None, list_inferences: bool, limit: int,
+           offset: int, store_option: str | None, as_json: bool) -> None:
+    """Which model packages used NODE, where and when each was deployed (or never), and the inferences each served.
 
+    NODE is a dataset, a dataset version (uri@version), a feature group or feature-group@version,
+    or a code commit. --as-of T: the history up to T; --between T1 T2: what overlaps that window.
+    """
+    from crossline.collectors.impact import impact as find_impact
+    from crossline.collectors.resolve import resolve
+    from crossline.times import parse_user
+
+    if as_of and between:
+        raise click.UsageError("--as-of and --between are two different windows: give one")
+    window = (parse_user(between[0], "--between FROM"), parse_user(between[1], "--between TO")) if between else None
+    if window and window[0] >= window[1]:
+        raise click.UsageError(f"--between: {between[0]} is not before {between[1]}")
     with open_graph(store_option) as graph:
-        found = graph.impact(resolve(graph, node), as_of=moment(as_of))
-    answer = {kind.value: sorted(ids) for kind, ids in found.items()}
+        found = find_impact(graph, resolve(graph, node), as_of=moment(as_of), between=window,
+                            inferences=list_inferences, limit=limit, offset=offset)
     if as_json:
-        echo_json(answer)
+        echo_json(found.as_dict())
         return
     console = out()
-    for kind, ids in answer.items():
-        console.print(f"{kind}: {len(ids)}", markup=False)
-        for node_id in ids:
-            console.print(f"  {node_id}", markup=False)
+    window_text = (f"as of {found.window['asOf']}" if found.window["asOf"] else
+                   f"from {found.window['from']} to {found.window['to']}" if found.window["from"] else "all time")
+    deployed = [p for p in found.packages if p.deployments]
+    console.print(f"Impact of {found.subject} ({window_text}): {len(found.packages)} model package(s), "
+                  f"{len(deployed)} deployed, {len(found.packages) - len(deployed)} never deployed; "
+                  f"{found.inferences} captured inference(s) served", markup=False)
+    for package in found.packages:
+        console.print(f"{package.name}  {package.arn}", markup=False)
+        if not package.deployments:
+            console.print("  never deployed" + ("" if window_text == "all time" else f" ({window_text})"), markup=False)
+        for d in package.deployments:
+            console.print(f"  {d.endpoint} / {d.variant}  {iso(d.start)} -> {iso(d.end) or 'still serving'}  "
+                          f"{d.inferences} inference(s)", markup=False)
+    if found.page is not None:
+        page = found.page
+        last = page["offset"] + len(page["items"])
+        console.print(f"Inferences {page['offset'] + 1 if page['items'] else page['offset']}-{last} of {page['total']}"
+                      + (f" (next: --offset {last})" if last < page["total"] else ""), markup=False)
+        for item in page["items"]:
+            console.print(f"  {item['inference']}  {item['time']}  {item['package']}  "
+                          f"{item['endpoint']}/{item['variant']}", markup=False)
 
 
 @query.command("diff")
