@@ -4,9 +4,9 @@ Contract: ``not_found(graph, inference, endpoint=None, elsewhere=())`` returns t
 ``NodeNotFound`` (exit 2) for an inference id that no collected data capture holds. Its
 message names:
 
-- the data-capture locations collected: each S3 prefix and its ``endpoint/variant``
-  folders, from the watermarks of the data-capture sources (a watermark maps each
-  variant folder read to the last capture file read there);
+- the data-capture locations collected: each S3 prefix (or local copy's ``file://``
+  folder) and its ``endpoint/variant`` folders, from the watermarks of the data-capture
+  sources (a watermark maps each variant folder read to the last capture file read there);
 - the time window searched: per endpoint, how many inferences were captured and the
   earliest and latest inference time;
 - how to widen the search: collect the prefix where the endpoint captures, collect
@@ -42,7 +42,7 @@ def folders(watermarks: dict[str, str | None]) -> dict[str, list[str]]:
         if not isinstance(marks, dict):
             continue
         for folder in marks:
-            if not isinstance(folder, str) or not folder.startswith("s3://"):
+            if not isinstance(folder, str) or not folder.startswith(("s3://", "file://")):
                 continue
             head, _, variant = folder.rstrip("/").rpartition("/")
             prefix, _, endpoint = head.rpartition("/")

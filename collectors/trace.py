@@ -342,6 +342,7 @@ def _training(run_hop: Hop, artifact: NodeId, steps: _Steps) -> Answer:
         if hop.end.startswith("arn:") and ":training-job/" in hop.end and hop.node is not None:
             ended = hop.node.props.get("endTime")
             evidence.append(Evidence("sagemaker", hop.end, ended, "DescribeTrainingJob"))
+    ended = ended or run.get("endedAt")  # SageMaker's record when collected, else the COMPLETE event's time
     for hop in steps.out_of(artifact, EdgeKind.CONSUMED):
         consumer = _props(hop)
         found = [m for m in (consumer.get(facet_prop(METRICS)) or {}).get("metrics", []) if m.get("kind") == "evaluation"]

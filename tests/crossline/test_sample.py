@@ -33,6 +33,22 @@ def test_the_sample_copies_out_and_collects_offline(tmp_path: Path) -> None:
     assert report["warnings"] == []
 
 
+def test_the_sample_traces_without_a_gap_from_openlineage_and_capture_alone(tmp_path: Path) -> None:
+    """No SageMaker source: the package, its approval and its serving interval come from crossline's facets."""
+    made = run("sample", "s", cwd=tmp_path)
+    collect_line = next(line.strip() for line in made.stdout.splitlines() if line.strip().startswith("crossline collect"))
+    assert run(*collect_line.split()[1:], cwd=tmp_path).returncode == 0
+    store = next(arg for arg in collect_line.split() if arg.endswith(".db"))
+    for inference, version, week in (("loan-8231", 73, "2027-W10"), ("loan-9120", 74, "2027-W11")):
+        traced = run("trace", inference, "--store", store, "--json", "--out", "out", cwd=tmp_path)
+        assert traced.returncode == 0, traced.stderr
+        answer = json.loads(traced.stdout)
+        assert (answer["gaps"], answer["findings"]) == ([], [])
+        assert answer["model_version"]["value"]["version"] == version
+        assert answer["training_dataset"]["value"]["dataset"].endswith(f"train/{week}")
+        assert answer["approval"]["value"]["approver"] == "risk-ops@company.com"
+
+
 def test_a_folder_with_files_is_not_overwritten(tmp_path: Path) -> None:
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "mine.txt").write_text("keep me")
