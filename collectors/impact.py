@@ -34,7 +34,7 @@ from typing import Any
 from crossline.collectors.graph import Graph
 from crossline.collectors.model import FLOW_EDGES, Edge, EdgeKind, Node, NodeKind
 from crossline.collectors.timeline import system_of
-from crossline.collectors.trace import is_package, package_facts
+from crossline.collectors.packages import is_package, package_facts
 from crossline.times import coerce, iso, utc
 
 _TICK = timedelta(microseconds=1)

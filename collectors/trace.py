@@ -46,9 +46,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from crossline.collectors import capture, timeline
+from crossline.collectors.packages import is_package, package_facts
 from crossline.collectors.graph import Graph, Hop
 from crossline.collectors.model import EdgeKind, Node, NodeId, NodeKind, dataset_id, inference_id
-from crossline.collectors.openlineage import MODEL_PACKAGE_FACET, facet, facet_prop
+from crossline.collectors.openlineage import MODEL_PACKAGE_FACET, facet_prop
 from crossline.emitters.facets import (
     CrosslineApprovalRunFacet,
     CrosslineDeploymentRunFacet,
@@ -57,7 +58,6 @@ from crossline.emitters.facets import (
     CrosslineMetricsRunFacet,
     CrosslineSagemakerJobRunFacet,
 )
-from crossline.emitters.naming import parse_arn
 from crossline.emitters.producer import schema_id, shipped
 from crossline.errors import InvalidEvent, NodeNotFound
 from crossline.times import coerce, iso
@@ -150,33 +150,6 @@ def _once(hops: Any) -> list[Hop]:
 
 def _props(hop: Hop | None) -> dict[str, Any]:
     return hop.node.props if hop is not None and hop.node is not None else {}
-
-
-def is_package(node: Node | None) -> bool:
-    """A model package: SageMaker's, or the OpenLineage dataset named from its ARN."""
-    if node is None:
-        return False
-    if node.kind is NodeKind.MODEL_PACKAGE:
-        return True
-    return node.kind is NodeKind.DATASET and (bool(node.props.get("modelPackageArn")) or facet(node, MODEL_PACKAGE_FACET) is not None)
-
-
-def package_facts(node: Node) -> dict[str, Any]:
-    """arn, group, version and modelDataUrl of a package node of either side."""
-    if node.kind is NodeKind.MODEL_PACKAGE:
-        p = node.props
-        return {"modelPackageArn": str(node.id), "group": p.get("group"), "version": p.get("version"),
-                "modelDataUrl": p.get("modelDataUrl")}
-    f = facet(node, MODEL_PACKAGE_FACET) or {}
-    arn = node.props.get("modelPackageArn") or f.get("arn")
-    group, version = f.get("group"), f.get("version")
-    if group is None and isinstance(arn, str):  # only a deployment named it: the ARN says group/version
-        try:
-            named, _, number = parse_arn(arn).resource_id.rpartition("/")
-            group, version = named or None, int(number) if number.isdigit() else None
-        except InvalidEvent:
-            pass
-    return {"modelPackageArn": arn, "group": group, "version": version, "modelDataUrl": f.get("modelDataUrl")}
 
 
 def trace_inference(graph: Graph | GraphStore, inference: str, endpoint: str | None = None) -> Trace:
