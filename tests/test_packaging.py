@@ -83,6 +83,8 @@ def test_the_wheel_holds_the_product_and_only_the_product(wheel: Path) -> None:
     assert not [n for n in names if n.startswith(("crossline_bed/", "tests/", "bed/", "dags/", "benchmarks/"))]
     licences = [n for n in names if "LICENSE" in n or "licenses/" in n]
     assert licences, "the wheel carries licence files"
+    # The OpenLineage schemas the collector validates against ship with their licence.
+    assert "crossline/collectors/schemas/openlineage/LICENSE" in names
 
 
 def _modules() -> list[str]:
