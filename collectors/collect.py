@@ -1,12 +1,17 @@
 """Collection: run every source into the store, then reconcile, and report what happened.
 
 Contract: ``collect(store, sources)`` reads each source from its watermark and writes
-each batch together with the watermark it reached (one transaction per batch, in the
-store), so collecting twice changes nothing and a collection killed at any point
-resumes where its last whole batch ended. Then it runs reconciliation. It returns a
-``CollectReport`` with, per source, the items scanned, batches, records written and
-warnings, and the reconciliation's links and unmatched entities. A source that cannot
-be read raises ``SourceError``; the sources before it keep what they wrote.
+each batch together with the watermark it reached and its warnings (one transaction per
+batch, in the store: the warnings become the source's collection log), so collecting
+twice changes nothing and a collection killed at any point resumes where its last whole
+batch ended. Before a batch is written, every record goes through the door's ``guard``
+(a record no store keeps alike is refused with a warning, the rest of the batch is
+written), and the sources share one ``RunJobs`` (over the store), so a run id reused
+with another job is refused in whichever source or collection it comes. Then it runs
+reconciliation. It returns a ``CollectReport`` with, per source, the items scanned,
+batches, records written and warnings (``CollectWarning``: source, where, why, kind),
+and the reconciliation's links and unmatched entities. A source that cannot be read
+raises ``SourceError``; the sources before it keep what they wrote.
 
 Progress is shown with rich's progress bars when ``progress`` is true (the CLI); a
 source that knows its total gets a bar with an end, the others a running count.
@@ -21,6 +26,10 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from crossline.collectors.door import RunJobs, guard
+from crossline.collectors.graph import Graph
+from crossline.collectors.log import CollectWarning, warning
+from crossline.collectors.model import EdgeKind
 from crossline.collectors.reconcile import ReconcileReport, reconcile
 from crossline.collectors.sources import Source
 
@@ -31,7 +40,7 @@ class SourceReport:
     batches: int = 0
     nodes: int = 0
     edges: int = 0
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[CollectWarning] = field(default_factory=list)
     watermark: str | None = None
 
 
@@ -53,19 +62,25 @@ class CollectReport:
 
 def collect(store: Any, sources: Iterable[Source], *, progress: bool = False, console: Console | None = None) -> CollectReport:
     report = CollectReport()
+    graph = Graph(store)
+    runs = RunJobs(lambda ids: {h.start: h.end for h in graph.step(ids, "out", [EdgeKind.RUN_OF])})
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, disable=not progress, transient=False) as bars:
         for source in sources:
+            source.runs = runs
             since = store.watermark(source.name)
             task = bars.add_task(f"{source.name}", total=source.total(since))
             result = report.sources.setdefault(source.name, SourceReport(watermark=since))
             for batch in source.read(since):
-                store.write(batch.nodes, batch.edges, watermark=(source.name, batch.watermark))
+                warnings = [warning(w, source.name) for w in batch.warnings]
+                nodes, edges, refused = guard(batch.nodes, batch.edges, source.name)
+                warnings += refused
+                store.write(nodes, edges, watermark=(source.name, batch.watermark), log=warnings)
                 result.scanned += batch.scanned
                 result.batches += 1
-                result.nodes += len(batch.nodes)
-                result.edges += len(batch.edges)
-                result.warnings.extend(batch.warnings)
+                result.nodes += len(nodes)
+                result.edges += len(edges)
+                result.warnings.extend(warnings)
                 result.watermark = batch.watermark
                 bars.update(task, advance=batch.scanned)
             bars.update(task, total=result.scanned, completed=result.scanned)

@@ -12,8 +12,9 @@ Contract:
   indexed statement), ``node_ids_with_prefix``, ``prop_values``, ``spans`` (per value of
   a prop: count and time range), ``edges`` (by src, dst, kinds, in key order, page by
   page), ``edge_count`` and ``edges_by_time`` (one node's edges of a kind within a time
-  window: how many, and one page of them in time order); ``counts``, ``dump`` and
-  ``watermarks`` of the whole store.
+  window: how many, and one page of them in time order); ``counts``, ``dump``,
+  ``watermarks`` and ``log`` (each source's collection log: the warnings of its written
+  batches) of the whole store.
 - ``step(ids, direction, edge_kinds, as_of)`` is one batched move: every edge leaving
   any of ``ids`` with the node at its other end, as ``Hop``s, in ONE statement.
   ``edges_of`` and ``neighbours`` are one node's step. ``ancestors`` walks against the
@@ -37,8 +38,9 @@ from typing import Any, Literal, NamedTuple
 import sqlalchemy as sa
 
 from crossline.collectors import queries, schema
+from crossline.collectors.log import CollectWarning, Logged
 from crossline.collectors.model import FLOW_EDGES, Edge, EdgeKind, Node, NodeId, NodeKind
-from crossline.collectors.schema import EDGE_PK, EDGES, NODES, WATERMARKS, chunks, to_edge, to_node
+from crossline.collectors.schema import COLLECTION_LOG, EDGE_PK, EDGES, NODES, WATERMARKS, chunks, to_edge, to_node
 from crossline.collectors.store import GraphStore
 from crossline.errors import NodeNotFound, NoPath
 from crossline.times import iso, stamp, utc
@@ -380,6 +382,22 @@ class Graph:
         return impact
 
     # -- the whole store ------------------------------------------------------------------------
+    def log(self, source: str | None = None, *, kinds: Iterable[str] | None = None,
+            limit: int | None = None) -> list[Logged]:
+        """The collection log (of ``source``, of ``kinds``), oldest first; with ``limit``, the newest that many."""
+        table = COLLECTION_LOG
+        query = sa.select(table)
+        if source is not None:
+            query = query.where(table.c.source == source)
+        if kinds is not None:
+            query = query.where(table.c.kind.in_(sorted(set(kinds))))
+        query = query.order_by(table.c.seq.desc())
+        if limit is not None:
+            query = query.limit(max(limit, 0))
+        rows = self._rows(query)
+        return [Logged(r.seq, r.logged_at, r.watermark, CollectWarning(r.source, r.location, r.reason, r.kind))
+                for r in reversed(rows)]
+
     def watermarks(self) -> dict[str, str | None]:
         """Per source, the watermark its last written batch reached."""
         return {r.source: r.value for r in self._rows(sa.select(WATERMARKS.c.source, WATERMARKS.c.value))}

@@ -39,11 +39,12 @@ What an event gives (ids come from ``crossline.collectors.model``):
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from crossline.collectors.door import RunJobs, admit_event, record_refusal
 from crossline.collectors.model import (
     Edge,
     EdgeKind,
@@ -66,7 +67,7 @@ from crossline.emitters.facets import (
     CrosslineSagemakerJobRunFacet,
 )
 from crossline.emitters.naming import dataset_name, parse_arn, sagemaker_arn
-from crossline.errors import InvalidEvent
+from crossline.errors import HostileInput, InvalidEvent
 from crossline.redact import redact
 from crossline.times import iso, parse
 
@@ -95,6 +96,17 @@ def facet(node: Node, key: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+class Problem(str):
+    """A warning's text, and its kind (``crossline.collectors.log.KINDS``)."""
+
+    kind: str
+
+    def __new__(cls, text: str, kind: str = "unusable") -> Problem:
+        made = super().__new__(cls, text)
+        made.kind = kind
+        return made
+
+
 @dataclass
 class ConversionReport:
     """Counters and warnings of a run of the converter, printed by the collector."""
@@ -105,28 +117,84 @@ class ConversionReport:
     edges: int = 0
     warnings: list[str] = field(default_factory=list)
 
-    def warn(self, message: str) -> None:
-        self.warnings.append(message)
+    def warn(self, message: str, kind: str = "unusable") -> None:
+        self.warnings.append(Problem(message, kind))
 
 
 def records_from_event(
-    event: Any, *, source: str = "openlineage", report: ConversionReport | None = None
+    event: Any, *, source: str = "openlineage", report: ConversionReport | None = None,
+    runs: RunJobs | None = None,
 ) -> tuple[list[Node], list[Edge]]:
-    """Nodes and edges of one OpenLineage RunEvent; ``([], [])`` and a warning if malformed."""
+    """Nodes and edges of one OpenLineage RunEvent; ``([], [])`` and a warning if refused."""
     report = report if report is not None else ConversionReport()
     report.events += 1
     event = redact(event)  # secrets stop at the door: events from any producer may carry them
     try:
+        event, dropped = admit_event(event)
+        for problem in dropped:
+            report.warn(problem, "invalid-part")
         builder = _Builder(event, source, report)
         builder.build()
+        records = builder.records()
+        if runs is not None:
+            records = _claim(event, builder, records, runs, source, report)
     except InvalidEvent as err:
         report.skipped += 1
-        report.warn(f"event skipped: {err}")
+        kind = "hostile" if isinstance(err, HostileInput) else "conflict" if isinstance(err, _Conflict) else "invalid-event"
+        report.warn(f"event rejected: {err}", kind)
         return [], []
-    nodes, edges = list(builder.nodes.values()), list(builder.edges.values())
+    nodes, edges = records
     report.nodes += len(nodes)
     report.edges += len(edges)
     return nodes, edges
+
+
+def run_ids(events: Iterable[Any]) -> Iterator[NodeId]:
+    """The run ids events name (their run, their parent's run), to ``RunJobs.prefetch`` in one go."""
+    for event in events:
+        run = event.get("run") if isinstance(event, Mapping) else None
+        if not isinstance(run, Mapping):
+            continue
+        facets = run.get("facets")
+        parent = facets.get("parent") if isinstance(facets, Mapping) else None
+        parent_run = parent.get("run") if isinstance(parent, Mapping) else None
+        for value in (run.get("runId"), parent_run.get("runId") if isinstance(parent_run, Mapping) else None):
+            try:
+                yield run_id(str(uuid.UUID(value)))
+            except (TypeError, ValueError, AttributeError):
+                continue
+
+
+class _Conflict(InvalidEvent):
+    """The event contradicts what is known of a run: it names it with another job."""
+
+
+def _claim(
+    event: Mapping[str, Any], builder: _Builder, records: tuple[list[Node], list[Edge]], runs: RunJobs,
+    source: str, report: ConversionReport,
+) -> tuple[list[Node], list[Edge]]:
+    """The records, once the event's runs agree with ``runs``; each run claimed for its job."""
+    other = runs.conflict(builder.run, builder.job)
+    if other is not None:
+        raise _Conflict(f"run {builder.run_uuid} belongs to {other}; this event names it with {builder.job}")
+    # The parent facet's run (the only other run an event names) must agree too.
+    parents = [(e.src, e.dst) for e in records[1]
+               if e.kind == EdgeKind.RUN_OF and (e.src, e.dst) != (builder.run, builder.job)]
+    for run, job in parents:
+        owner = builder.job if run == builder.run else runs.conflict(run, job)
+        if owner is None:
+            continue
+        report.warn(f"run {builder.run_uuid}: facet parent dropped: its run {run} belongs to {owner}, "
+                    f"the facet names it with {job}", "conflict")
+        run_facets = {k: v for k, v in builder.run_facets.items() if k != "parent"}
+        builder = _Builder({**event, "run": {**event["run"], "facets": run_facets}}, source, ConversionReport())
+        builder.build()
+        records, parents = builder.records(), []
+        break
+    runs.claim(builder.run, builder.job)
+    for run, job in parents:
+        runs.claim(run, job)
+    return records
 
 
 def _mapping(value: Any, what: str) -> Mapping[str, Any]:
@@ -167,8 +235,13 @@ class _Builder:
         self.job_ns = _text(job, "namespace", "event.job")
         self.job_name = _text(job, "name", "event.job")
         self.event_time = parse(self.event.get("eventTime"), "event.eventTime")
+        # The schema has checked it is one of the spec's; missing, the event is a plain
+        # status update: it writes nothing, ends nothing.
         event_type = self.event.get("eventType")
-        self.event_type = event_type.upper() if isinstance(event_type, str) else "OTHER"
+        self.event_type = event_type if isinstance(event_type, str) else None
+        if self.event_type is None:
+            report.warn(f"run {self.run_uuid}: event without an eventType: read as a status update "
+                        "(its outputs are not taken as written)", "unusable")
         self.run_facets = self._facets(run.get("facets"), "run.facets")
         self.job_facets = self._facets(job.get("facets"), "job.facets")
         self.run = run_id(self.run_uuid)
@@ -206,7 +279,16 @@ class _Builder:
         self.edges[edge.key] = edge
 
     def facet_failed(self, key: str, err: Exception) -> None:
-        self.report.warn(f"run {self.run_uuid}: facet {key} ignored: {err}")
+        self.report.warn(f"run {self.run_uuid}: facet {key} ignored: {err}", "invalid-part")
+
+    def records(self) -> tuple[list[Node], list[Edge]]:
+        """The event's records; ``HostileInput`` if an id or name is too long to index."""
+        nodes, edges = list(self.nodes.values()), list(self.edges.values())
+        for record in (*nodes, *edges):
+            why = record_refusal(record)
+            if why is not None:
+                raise HostileInput(f"its {record.kind} record cannot be stored: {why}")
+        return nodes, edges
 
     # -- the event -------------------------------------------------------------------
     def build(self) -> None:
@@ -248,7 +330,9 @@ class _Builder:
 
     def build_run(self) -> None:
         when = iso(self.event_time)
-        props: dict[str, Any] = {"job": self.job, f"eventTimes.{self.event_type}": when}
+        props: dict[str, Any] = {"job": self.job}
+        if self.event_type is not None:
+            props[f"eventTimes.{self.event_type}"] = when
         if self.event_type == "START":
             props["startedAt"] = when
         if self.event_type in TERMINAL:

@@ -1,6 +1,6 @@
 """The graph store's tables, once: what the store writes and ``Graph`` reads.
 
-Contract: ``NODES``, ``EDGES`` and ``WATERMARKS`` (in ``METADATA``) are SQLAlchemy's view
+Contract: ``NODES``, ``EDGES``, ``WATERMARKS`` and ``COLLECTION_LOG`` (in ``METADATA``) are SQLAlchemy's view
 of the schema the Alembic scripts in ``migrations/`` create; nothing calls
 ``create_all``, and a test compares the two (the migrations are the only other copy).
 ``to_node``/``to_edge`` turn a row back into a ``Node``/``Edge``: ``source`` is the
@@ -94,6 +94,18 @@ WATERMARKS = sa.Table(
     sa.Column("value", sa.Text),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+COLLECTION_LOG = sa.Table(
+    "collection_log",
+    METADATA,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("watermark", sa.Text),
+    sa.Column("logged_at", UTCDateTime, nullable=False),
+    sa.Index("ix_collection_log_source", "source", "seq"),
+)
 EDGE_PK = (EDGES.c.src, EDGES.c.kind, EDGES.c.dst, EDGES.c.valid_key)
 
 
@@ -131,4 +143,4 @@ def chunks(items: Sequence[Any], size: int | None = None) -> Iterator[Sequence[A
         yield items[start : start + size]
 
 
-__all__ = ["CHUNK", "EDGES", "EDGE_PK", "METADATA", "NODES", "WATERMARKS", "UTCDateTime", "chunks", "to_edge", "to_node"]
+__all__ = ["CHUNK", "COLLECTION_LOG", "EDGES", "EDGE_PK", "METADATA", "NODES", "WATERMARKS", "UTCDateTime", "chunks", "to_edge", "to_node"]

@@ -4,9 +4,10 @@ Contract:
 - ``GraphStore.open(url)`` connects (``sqlite:///path.db``, ``sqlite://`` in memory for
   tests, ``postgresql://user@host:port/db``), migrates the schema to head with the
   Alembic scripts shipped in ``migrations/`` (idempotent) and returns the store.
-- ``write(nodes, edges, watermark=...)`` is ONE transaction: the batch and the source's
-  watermark are stored together or not at all, so a crash (even kill -9) loses a whole
-  batch or nothing. Writing the same records again changes nothing; ``WriteResult`` says
+- ``write(nodes, edges, watermark=..., log=...)`` is ONE transaction: the batch, the
+  source's watermark and the batch's warnings (the source's collection log, ``Graph.log``)
+  are stored together or not at all, so a crash (even kill -9) loses a whole batch or
+  nothing, and a resumed collection logs each warning once. Writing the same records again changes nothing; ``WriteResult`` says
   what was new, changed or unchanged.
 - Merging a record into one already stored is by event time, never by arrival (DESIGN.md
   decision 3): per prop (and for name and kind), the value with the latest fact time
@@ -52,7 +53,8 @@ from sqlalchemy.pool import StaticPool
 from crossline import times
 from crossline.collectors.merge import EDGE_CONTENT, NODE_CONTENT, edge_pk, edge_row, merge, node_row, plain
 from crossline.collectors.model import Edge, Node
-from crossline.collectors.schema import EDGE_PK, EDGES, NODES, WATERMARKS, chunks
+from crossline.collectors.log import CollectWarning
+from crossline.collectors.schema import COLLECTION_LOG, EDGE_PK, EDGES, NODES, WATERMARKS, chunks
 from crossline.errors import ConfigError, StoreUnavailable
 from crossline.times import utc
 
@@ -237,8 +239,9 @@ class GraphStore:
         edges: Iterable[Edge],
         *,
         watermark: tuple[str, str | None] | None = None,
+        log: Sequence[CollectWarning] = (),
     ) -> WriteResult:
-        """Upsert ``nodes`` and ``edges`` and set ``watermark`` = (source, value), atomically."""
+        """Upsert ``nodes`` and ``edges``, set ``watermark`` = (source, value) and append ``log``, atomically."""
         node_rows: dict[str, dict[str, Any]] = {}
         for node in nodes:
             row = node_row(node)
@@ -260,6 +263,11 @@ class GraphStore:
                 self._write_edges(conn, chunk, result)
             if watermark is not None:
                 self._set_watermark(conn, watermark[0], watermark[1], now)
+            if log:
+                mark = watermark[1] if watermark is not None else None
+                conn.execute(COLLECTION_LOG.insert(), [
+                    {"source": w.source, "kind": w.kind, "location": w.where, "reason": w.why, "watermark": mark,
+                     "logged_at": now} for w in log])
         return result
 
     def _write_nodes(self, conn: Connection, rows: Sequence[dict[str, Any]], now: datetime, result: WriteResult) -> None:

@@ -121,13 +121,14 @@ def main(log_level: str | None, verbose: int) -> None:
 def _register() -> None:
     from crossline.commands.collect import collect
     from crossline.commands.lineage import lineage
+    from crossline.commands.log import log as collection_log
     from crossline.commands.query import query
     from crossline.commands.sample import sample
     from crossline.commands.settings import show_config
     from crossline.commands.trace import trace
     from crossline.commands.writeback import writeback
 
-    for command in (collect, trace, query, writeback, lineage, show_config, sample):
+    for command in (collect, collection_log, trace, query, writeback, lineage, show_config, sample):
         main.add_command(command)
 
 

@@ -66,6 +66,10 @@ class InvalidEvent(CrosslineError):
     exit_code = EXIT_BAD_INPUT
 
 
+class HostileInput(InvalidEvent):
+    """Input no store keeps alike: NUL, a lone surrogate, NaN or Infinity, a key twice, too deep or too large."""
+
+
 class EventRejected(InvalidEvent):
     """The lineage backend refused an event (4xx); resending it will not help."""
 

@@ -2,7 +2,8 @@
 
 Contract: a ``Source`` subclass has a ``kind`` (its registry key), a ``config_class``
 (attrs, with ``from_dict``), and ``read(since)`` that yields ``Batch``es in the order the
-source advances: each batch carries the watermark reached after it. The collector
+source advances: each batch carries the watermark reached after it, and its warnings as
+``CollectWarning`` records (source, where, why, kind). The collector
 writes a batch and its watermark in one transaction, so a crash (even kill -9) resumes
 after the last whole batch and reading again from any watermark gives the same graph.
 
@@ -24,6 +25,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from crossline.collectors.door import RunJobs
+from crossline.collectors.log import CollectWarning
 from crossline.collectors.model import Edge, Node
 from crossline.errors import ConfigError
 
@@ -34,11 +37,15 @@ class Batch:
     edges: list[Edge] = field(default_factory=list)
     watermark: str | None = None
     scanned: int = 0
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[CollectWarning | str] = field(default_factory=list)
+    """Structured warnings (source, where, why, kind); plain text is taken as a warning of unknown place."""
 
 
 class Source(ABC):
     kind: ClassVar[str]
+    runs: RunJobs | None = None
+    """Which job each run id belongs to, set by the collector for the sources that read events
+    (``records_from_event(..., runs=source.runs)``): conflicts across sources and collections."""
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name or self.kind

@@ -23,9 +23,12 @@ key for the whole prefix would skip a file written later into an earlier variant
 folder. A batch per file (per ``chunk_size`` records for a large file; only its last chunk
 moves the watermark), so a crash resumes after the last whole file.
 
-Errors: a malformed line is a warning naming the file and line, and is skipped. A file
-gone between list and read is a warning and is passed; any other S3 error is a warning
-that stops that folder without moving its watermark. ``SourceError`` when S3 (or STS)
+Errors: a line that gives no record is a warning naming the file and line
+(``{uri}:{line}``), and is skipped: not JSON (``jsonsafe.loads``), a value no store keeps
+alike (NUL, a lone surrogate, NaN, a key twice, too deep, an id too long), no
+eventMetadata, no time, no id. Lines end at ``\n`` alone (a JSON string may hold
+U+2028). A file gone between list and read is a warning and is passed; any other S3
+error is a warning that stops that folder without moving its watermark. ``SourceError`` when S3 (or STS)
 cannot be reached, or the watermark is not this source's.
 """
 
@@ -41,11 +44,13 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from botocore.exceptions import BotoCoreError, ClientError
 
-from crossline.collectors import aws
+from crossline.collectors import aws, jsonsafe
+from crossline.collectors.door import record_refusal
+from crossline.collectors.log import CollectWarning
 from crossline.collectors.model import Edge, EdgeKind, Node, NodeKind, inference_id, variant_id
 from crossline.collectors.sources import Batch, Source
 from crossline.emitters.naming import s3_location, sagemaker_arn
-from crossline.errors import ConfigError, InvalidEvent, SourceError
+from crossline.errors import ConfigError, HostileInput, InvalidEvent, SourceError
 from crossline.times import coerce, stamp
 
 if TYPE_CHECKING:
@@ -92,10 +97,10 @@ class DataCaptureReport:
     """Per read: files, records, malformed lines, endpoints and variants seen; every warning."""
 
     scanned: Counter[str] = field(default_factory=Counter)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[CollectWarning] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        return {"scanned": dict(self.scanned), "warnings": list(self.warnings)}
+        return {"scanned": dict(self.scanned), "warnings": [w.as_dict() for w in self.warnings]}
 
 
 def is_local(prefix: str) -> bool:
@@ -128,6 +133,18 @@ def file_uri(root: str, key: str) -> str:
 
 class _FolderFailed(Exception):
     """An S3 call failed for one folder: stop it, keep its watermark."""
+
+    def __init__(self, where: str, why: str) -> None:
+        super().__init__(f"{where}: {why}")
+        self.where, self.why = where, why
+
+
+class _BadLine(Exception):
+    """A capture line that gives no record: why, and what kind of problem (``log.KINDS``)."""
+
+    def __init__(self, why: str, kind: str = "unusable") -> None:
+        super().__init__(why)
+        self.kind = kind
 
 
 class DataCaptureSource(Source):
@@ -166,7 +183,7 @@ class DataCaptureSource(Source):
                 try:
                     yield from self._file(folder, key, marks)
                 except _FolderFailed as err:
-                    self._warn(str(err))
+                    self._warn(err.where, err.why, "unavailable")
                     break
         yield self._batch(marks)
 
@@ -201,7 +218,7 @@ class DataCaptureSource(Source):
                 for common in page.get("CommonPrefixes", []):
                     yield common["Prefix"]
         except ClientError as err:
-            self._warn(f"cannot list s3://{bucket}/{prefix}: {aws.error_text(err)}")
+            self._warn(f"S3 ListObjectsV2(s3://{bucket}/{prefix})", f"cannot list: {aws.error_text(err)}", "unavailable")
         except BotoCoreError as err:
             raise aws.unreachable(err, f"listing s3://{bucket}/{prefix}", "S3") from err
 
@@ -221,7 +238,8 @@ class DataCaptureSource(Source):
                     if item["Key"].endswith(".jsonl"):
                         yield item["Key"]
         except ClientError as err:
-            self._warn(f"cannot list {folder.uri}: {aws.error_text(err)}; its watermark stays")
+            self._warn(f"S3 ListObjectsV2({folder.uri})", f"cannot list: {aws.error_text(err)}; its watermark stays",
+                       "unavailable")
         except BotoCoreError as err:
             raise aws.unreachable(err, f"listing {folder.uri}", "S3") from err
 
@@ -235,31 +253,33 @@ class DataCaptureSource(Source):
             else:
                 body = self.s3.get_object(Bucket=folder.bucket, Key=key)["Body"].read()
         except OSError as err:
-            raise _FolderFailed(f"cannot read {uri}: {err}; {folder.uri} stops here until the next read") from err
+            raise _FolderFailed(uri, f"cannot read: {err}; {folder.uri} stops here until the next read") from err
         except ClientError as err:
             if aws.error_code(err) in aws.S3_GONE:
-                self._warn(f"{uri} was deleted before it could be read: skipped", batch)
+                self._warn(uri, "deleted before it could be read: skipped", "note", batch)
                 marks[folder.uri] = key
                 batch.watermark = dump_watermark(marks)
                 yield batch
                 return
-            raise _FolderFailed(f"cannot read {uri}: {aws.error_text(err)}; {folder.uri} stops here until the next read") from err
+            raise _FolderFailed(f"S3 GetObject({uri})", f"cannot read: {aws.error_text(err)}; {folder.uri} stops here "
+                                "until the next read") from err
         except BotoCoreError as err:
             raise aws.unreachable(err, f"reading {uri}", "S3") from err
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as err:
             text = ""
-            self._warn(f"{uri} is not UTF-8 ({err}): skipped", batch)
+            self._warn(uri, f"not UTF-8 ({err}): skipped", "unreadable", batch)
         endpoint_arn = self._endpoint_arn(folder.endpoint, folder.local) if text.strip() else ""
-        for number, line in enumerate(text.splitlines(), start=1):
+        # Lines end at "\n" only: JSON strings may hold U+2028 and other breaks str.splitlines splits at.
+        for number, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
                 node, edge = self._record(folder, endpoint_arn, uri, number, line)
-            except ValueError as err:
+            except _BadLine as err:
                 self.report.scanned["malformed_line"] += 1
-                self._warn(f"{uri} line {number}: {err}; skipped", batch)
+                self._warn(f"{uri}:{number}", f"record skipped: {err}", err.kind, batch)
                 continue
             if len(batch.nodes) >= self.config.chunk_size:  # a large file: bounded batches, watermark held
                 yield batch
@@ -273,18 +293,20 @@ class DataCaptureSource(Source):
 
     def _record(self, folder: _Folder, endpoint_arn: str, uri: str, number: int, line: str) -> tuple[Node, Edge]:
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"not JSON ({err.msg} at column {err.colno})") from err
+            record = jsonsafe.loads(line, "the line")
+        except HostileInput as err:
+            raise _BadLine(str(err), "hostile") from err
+        except InvalidEvent as err:
+            raise _BadLine(str(err), "unreadable") from err
         meta = record.get("eventMetadata") if isinstance(record, dict) else None
         if not isinstance(meta, dict):
-            raise ValueError("no eventMetadata object")
+            raise _BadLine("no eventMetadata object")
         at = coerce(meta.get("inferenceTime")) if isinstance(meta.get("inferenceTime"), str) else None
         if at is None:
-            raise ValueError(f"eventMetadata.inferenceTime is not a time: {meta.get('inferenceTime')!r}")
+            raise _BadLine(f"eventMetadata.inferenceTime is not a time: {meta.get('inferenceTime')!r}")
         key = meta.get("inferenceId") or meta.get("eventId")
         if not isinstance(key, str) or not key:
-            raise ValueError("neither eventMetadata.inferenceId nor eventMetadata.eventId")
+            raise _BadLine("neither eventMetadata.inferenceId nor eventMetadata.eventId")
         capture = record.get("captureData") if isinstance(record.get("captureData"), dict) else {}
         node_id = inference_id(folder.endpoint, key)
         props = {
@@ -307,6 +329,10 @@ class DataCaptureSource(Source):
         edge = Edge(variant_id(endpoint_arn, folder.variant), node_id, EdgeKind.SERVED, SOURCE,
                     {"captureFile": uri, "line": number, "api": "S3 ListObjectsV2+GetObject (data capture)"},
                     valid_from=at)
+        for made in (node, edge):
+            why = record_refusal(made)
+            if why is not None:
+                raise _BadLine(f"its {made.kind} record cannot be stored: {why}", "hostile")
         return node, edge
 
     def _endpoint_arn(self, endpoint: str, local: bool = False) -> str:
@@ -329,7 +355,9 @@ class DataCaptureSource(Source):
                 arn = sagemaker_arn("endpoint", endpoint, region=region, account=self._caller_account())
             except InvalidEvent as bad:
                 raise SourceError(f"cannot name endpoint {endpoint!r}: {bad}") from bad
-            self._warn(f"endpoint {endpoint} cannot be described ({aws.error_text(err)}): its ARN is built as {arn}")
+            self._warn(f"SageMaker DescribeEndpoint(EndpointName={endpoint})",
+                       f"endpoint {endpoint} cannot be described ({aws.error_text(err)}): its ARN is built as {arn}",
+                       "note")
         except BotoCoreError as err:
             raise aws.unreachable(err, f"describing endpoint {endpoint}") from err
         self.report.scanned["endpoint"] += 1
@@ -349,9 +377,10 @@ class DataCaptureSource(Source):
         self._pending = []
         return batch
 
-    def _warn(self, message: str, batch: Batch | None = None) -> None:
-        self.report.warnings.append(message)
-        (batch.warnings if batch is not None else self._pending).append(message)
+    def _warn(self, where: str, why: str, kind: str, batch: Batch | None = None) -> None:
+        warning = CollectWarning(self.name, where, why, kind)
+        self.report.warnings.append(warning)
+        (batch.warnings if batch is not None else self._pending).append(warning)
 
 
 def parse_watermark(since: str | None) -> dict[str, str]:

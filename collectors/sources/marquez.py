@@ -21,13 +21,18 @@ records are idempotent, so re-reading costs time, not correctness.
 
 Errors: Marquez unreachable, or answering 5xx/429 after ``retries`` retries with
 exponential backoff, is a ``SourceError`` naming the URL; any other HTTP error is a
-``SourceError`` at once.
+``SourceError`` at once. A bad event is a warning naming the request that returns it
+alone (``GET /api/v1/events/lineage?after=...&offset=N&limit=1``) and costs only
+itself: an event the converter refuses (hostile values, not a RunEvent, a run id
+another job's) and one Python cannot parse (a page that cannot be parsed is read again
+an event at a time) both count toward the watermark, so resuming passes them.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -36,8 +41,10 @@ import requests
 from marquez_client import MarquezClient
 from marquez_client.errors import MarquezError
 
+from crossline.collectors.door import RunJobs
+from crossline.collectors.log import CollectWarning
 from crossline.collectors.model import Node, NodeKind, dataset_id, job_id
-from crossline.collectors.openlineage import ConversionReport, records_from_event
+from crossline.collectors.openlineage import ConversionReport, records_from_event, run_ids
 from crossline.collectors.sources import Batch, Source
 from crossline.errors import ConfigError, InvalidEvent, SourceError
 from crossline.times import coerce, iso, parse
@@ -108,6 +115,13 @@ class MarquezConfig:
         return cls(**{k: v for k, v in params.items() if k != "name"})
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """An event of a page that could not be parsed, in its place (it counts toward the watermark)."""
+
+    why: str
+
+
 def parse_watermark(watermark: str) -> tuple[datetime, int]:
     when, sep, count = watermark.rpartition("|")
     try:
@@ -134,6 +148,13 @@ class MarquezSource(Source):
 
     # -- HTTP ------------------------------------------------------------------------
     def _get(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        response = self._response(path, params)
+        try:
+            return response.json()  # type: ignore[no-any-return]
+        except (ValueError, RecursionError) as err:
+            raise SourceError(f"marquez: {response.url} answered with no JSON: {response.text[:200]!r}") from err
+
+    def _response(self, path: str, params: Mapping[str, Any]) -> requests.Response:
         url = f"{self.config.url}/api/v1/{path}"
         for attempt in range(self.config.retries + 1):
             last = attempt == self.config.retries
@@ -144,10 +165,7 @@ class MarquezSource(Source):
                     raise SourceError(f"marquez: cannot reach {url}: {err}") from err
             else:
                 if response.status_code < 400:
-                    try:
-                        return response.json()
-                    except ValueError as err:
-                        raise SourceError(f"marquez: {url} answered with no JSON: {response.text[:200]!r}") from err
+                    return response
                 if response.status_code not in RETRY_STATUS:
                     raise SourceError(f"marquez: {url} answered HTTP {response.status_code}: {response.text[:500]}")
                 if last:
@@ -158,11 +176,33 @@ class MarquezSource(Source):
             time.sleep(self.config.backoff * 2**attempt)
         raise AssertionError("unreachable")  # the loop returns or raises
 
-    def events_page(self, after: datetime, offset: int) -> dict[str, Any]:
-        return self._get("events/lineage", {
-            "after": iso(after), "before": self.config.end,
-            "limit": self.config.page_size, "offset": offset, "sortDirection": "asc",
-        })
+    def events_page(self, after: datetime, offset: int, limit: int | None = None) -> list[Any]:
+        """The events of one page; one that cannot be parsed is an ``Unreadable`` in its place.
+
+        A page is parsed whole; if it cannot be (one event nested past what Python's
+        parser holds, a broken answer), it is read again an event at a time, so only the
+        unreadable event is lost, not the page, and resuming never stops on it.
+        """
+        limit = limit or self.config.page_size
+        params = {"after": iso(after), "before": self.config.end, "limit": limit, "offset": offset,
+                  "sortDirection": "asc"}
+        response = self._response("events/lineage", params)
+        try:
+            page = response.json()
+            events = page.get("events") if isinstance(page, Mapping) else None
+            if not isinstance(events, list):
+                raise ValueError("no 'events' list")
+            return events
+        except (ValueError, RecursionError) as err:
+            if limit == 1:
+                return [Unreadable(f"the event cannot be read: {type(err).__name__}: {str(err)[:200]}")]
+        events = []
+        for index in range(limit):
+            one = self.events_page(after, offset + index, limit=1)
+            if not one:
+                break
+            events.extend(one)
+        return events
 
     # -- reading ---------------------------------------------------------------------
     def _anchor(self, since: str | None) -> tuple[datetime, int]:
@@ -177,10 +217,14 @@ class MarquezSource(Source):
         instant, count = self._anchor(since)
         batch, report, yielded = Batch(watermark=since), ConversionReport(), since
         seen: set[str] = set()
+        runs = self.runs if self.runs is not None else RunJobs()
         while True:
-            events = self.events_page(instant, count).get("events") or []
-            for event in events:
-                when = self._event_time(event, batch)
+            page_after, page_offset = instant, count
+            events = self.events_page(instant, count)
+            runs.prefetch(run_ids(e for e in events if self._wanted(e)))
+            for index, event in enumerate(events):
+                where = f"GET /api/v1/events/lineage?after={iso(page_after)}&offset={page_offset + index}&limit=1"
+                when = self._event_time(event, batch, where)
                 if when is None or when == instant:
                     count += 1  # an unreadable time: the API put it here, count it here
                 else:
@@ -188,7 +232,7 @@ class MarquezSource(Source):
                 batch.watermark = f"{iso(instant)}|{count}"
                 batch.scanned += 1
                 if self._wanted(event):
-                    self._convert(event, batch, report, seen)
+                    self._convert(event, batch, report, seen, runs, where)
                 if batch.scanned >= self.config.batch_size:
                     yield batch
                     yielded = batch.watermark
@@ -201,33 +245,42 @@ class MarquezSource(Source):
     def total(self, since: str | None) -> int | None:
         """Events after the watermark (all namespaces: the API counts globally)."""
         instant, count = self._anchor(since)
-        page = self._get("events/lineage", {
+        response = self._response("events/lineage", {
             "after": iso(instant), "before": self.config.end,
             "limit": 1, "offset": 0, "sortDirection": "asc",
         })
-        total = page.get("totalCount")
+        try:
+            total = response.json().get("totalCount")
+        except (ValueError, RecursionError, AttributeError):
+            return None  # the first event cannot be read: read() says so; no count for the bar
         return max(total - count, 0) if isinstance(total, int) else None
 
     @staticmethod
-    def _event_time(event: Any, batch: Batch) -> datetime | None:
+    def _event_time(event: Any, batch: Batch, where: str) -> datetime | None:
+        if isinstance(event, Unreadable):
+            batch.warnings.append(CollectWarning(SOURCE, where, f"event rejected: {event.why}", "unreadable"))
+            return None
         try:
             return parse(event.get("eventTime") if isinstance(event, Mapping) else None, "eventTime")
-        except InvalidEvent as err:
-            batch.warnings.append(f"marquez event without a readable eventTime: {err}")
-            return None
+        except InvalidEvent:
+            return None  # the converter says why it rejects the event
 
     def _wanted(self, event: Any) -> bool:
+        if isinstance(event, Unreadable):
+            return False
         if self.config.namespaces is None:
             return True
         job = event.get("job") if isinstance(event, Mapping) else None
         return isinstance(job, Mapping) and job.get("namespace") in self.config.namespaces
 
-    def _convert(self, event: Any, batch: Batch, report: ConversionReport, seen: set[str]) -> None:
+    def _convert(self, event: Any, batch: Batch, report: ConversionReport, seen: set[str], runs: RunJobs,
+                 where: str) -> None:
         before = len(report.warnings)
-        nodes, edges = records_from_event(event, source=SOURCE, report=report)
+        nodes, edges = records_from_event(event, source=SOURCE, report=report, runs=runs)
         batch.nodes.extend(nodes)
         batch.edges.extend(edges)
-        batch.warnings.extend(report.warnings[before:])
+        batch.warnings.extend(CollectWarning(SOURCE, where, w, getattr(w, "kind", "unusable"))
+                              for w in report.warnings[before:])
         if not self.config.catalog:
             return
         for node in nodes:
@@ -244,7 +297,10 @@ class MarquezSource(Source):
         try:
             record = self.client.get_dataset(ns, name) if is_dataset else self.client.get_job(ns, name)
         except (MarquezError, requests.RequestException) as err:
-            batch.warnings.append(f"marquez: no {node.kind.value} {ns}/{name} in the catalog: {err!r}")
+            call = "get_dataset" if is_dataset else "get_job"
+            batch.warnings.append(CollectWarning(SOURCE, f"marquez-python {call}({ns!r}, {name!r})",
+                                                 f"no {node.kind.value} {ns}/{name} in the catalog: {err!r}",
+                                                 "unavailable"))
             return None
         keys = ("type", "description", "sourceName", "fields", "tags") if is_dataset else (
             "type", "description", "location", "tags")

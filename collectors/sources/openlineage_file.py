@@ -3,30 +3,34 @@
 Contract: ``paths`` names files, folders (every file in them, not recursive) or globs;
 the files are read in name order, which for the transport's non-append mode
 (``{log_file_path}-{YYYYmmdd-HHMMSS.ffffff}.json``) is the order they were written. Each
-line is one event, converted by ``records_from_event``; batches hold ``batch_size``
-events.
+line is one event, read by ``jsonsafe.loads`` and converted by ``records_from_event``
+(which validates it; a run id already another job's is a conflict); batches hold
+``batch_size`` events. Every warning names the file and line (``{file}:{line number}``).
 
 Watermark: ``{file}:{byte offset}`` just after the last whole line read. Every file that
 sorts before ``{file}`` has been read to its end. A line without its newline yet is a
 write in progress and is left for the next read, so appending to a file resumes exactly.
 A file that has become shorter than its offset was rewritten, not appended: it is read
-again from the start (with a warning; records are idempotent). Lines that are not JSON
-are warnings, never a crash.
+again from the start (with a warning; records are idempotent). A line that cannot be
+read or is refused (not JSON, not UTF-8, hostile values, not a RunEvent) is a warning,
+never a crash, and costs only itself: the watermark moves past it with its batch.
 """
 
 from __future__ import annotations
 
 import glob
-import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import attr
 
-from crossline.collectors.openlineage import ConversionReport, records_from_event
+from crossline.collectors import jsonsafe
+from crossline.collectors.door import RunJobs
+from crossline.collectors.log import CollectWarning
+from crossline.collectors.openlineage import ConversionReport, records_from_event, run_ids
 from crossline.collectors.sources import Batch, Source
-from crossline.errors import ConfigError, SourceError
+from crossline.errors import ConfigError, HostileInput, InvalidEvent, SourceError
 
 SOURCE = "openlineage-file"
 
@@ -100,18 +104,22 @@ class OpenLineageFileSource(Source):
         return [(f, offset if f == done else 0) for f in files if f >= done]
 
     def read(self, since: str | None) -> Iterator[Batch]:
-        batch, report, yielded = Batch(watermark=since), ConversionReport(), since
+        batch, yielded = Batch(watermark=since), since
+        pending: list[tuple[str, bytes]] = []
+        runs = self.runs if self.runs is not None else RunJobs()
         for file, offset in self._start(since):
-            for end, line in self._lines(file, offset, batch):
+            for number, end, line in self._lines(file, offset, batch):
                 batch.watermark = f"{file}:{end}"
                 if not line.strip():
                     continue  # a blank line is no event
                 batch.scanned += 1
-                self._convert(f"{file}:{end}", line, batch, report)
+                pending.append((f"{file}:{number}", line))
                 if batch.scanned >= self.config.batch_size:
+                    self._convert(pending, batch, runs)
                     yield batch
-                    yielded = batch.watermark
-                    batch, report = Batch(watermark=batch.watermark), ConversionReport()
+                    yielded, pending = batch.watermark, []
+                    batch = Batch(watermark=batch.watermark)
+        self._convert(pending, batch, runs)
         if batch.scanned or batch.warnings or batch.watermark != yielded:
             yield batch
 
@@ -125,8 +133,8 @@ class OpenLineageFileSource(Source):
                     count += chunk.count(b"\n")
         return count
 
-    def _lines(self, file: str, offset: int, batch: Batch) -> Iterator[tuple[int, bytes]]:
-        """``(offset after the line, line)`` for each whole line from ``offset``."""
+    def _lines(self, file: str, offset: int, batch: Batch) -> Iterator[tuple[int, int, bytes]]:
+        """``(line number, offset after the line, line)`` for each whole line from ``offset``."""
         try:
             handle = open(file, "rb")
         except OSError as err:
@@ -134,28 +142,50 @@ class OpenLineageFileSource(Source):
         with handle:
             size = handle.seek(0, 2)
             if size < offset:
-                batch.warnings.append(
-                    f"{file} is shorter ({size} bytes) than its watermark ({offset}): rewritten; reading it again"
-                )
+                batch.warnings.append(CollectWarning(
+                    SOURCE, f"{file}:{offset}",
+                    f"the file is shorter ({size} bytes) than its watermark ({offset}): rewritten; reading it again",
+                    "note"))
                 offset = 0
+            number = _lines_before(handle, offset)
             handle.seek(offset)
             position = offset
             while True:
                 line = handle.readline()
                 if not line.endswith(b"\n"):
                     return  # end of file, or a line still being written
+                number += 1
                 position += len(line)
-                yield position, line
+                yield number, position, line
 
-    @staticmethod
-    def _convert(where: str, line: bytes, batch: Batch, report: ConversionReport) -> None:
-        try:
-            event = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            batch.warnings.append(f"{where}: line is not JSON ({err})")
-            return
-        before = len(report.warnings)
-        nodes, edges = records_from_event(event, source=SOURCE, report=report)
-        batch.nodes.extend(nodes)
-        batch.edges.extend(edges)
-        batch.warnings.extend(f"{where}: {w}" for w in report.warnings[before:])
+    def _convert(self, pending: list[tuple[str, bytes]], batch: Batch, runs: RunJobs) -> None:
+        """Each pending line to records in ``batch``; a line refused is a warning naming file and line."""
+        events: list[tuple[str, Any]] = []
+        for where, line in pending:
+            try:
+                events.append((where, jsonsafe.loads(line, "the line")))
+            except InvalidEvent as err:
+                kind = "hostile" if isinstance(err, HostileInput) else "unreadable"
+                events.append((where, CollectWarning(SOURCE, where, f"event rejected: {err}", kind)))
+        runs.prefetch(run_ids(event for _, event in events))
+        report = ConversionReport()
+        for where, event in events:  # in line order, warnings too
+            if isinstance(event, CollectWarning):
+                batch.warnings.append(event)
+                continue
+            before = len(report.warnings)
+            nodes, edges = records_from_event(event, source=SOURCE, report=report, runs=runs)
+            batch.nodes.extend(nodes)
+            batch.edges.extend(edges)
+            batch.warnings.extend(CollectWarning(SOURCE, where, w, getattr(w, "kind", "unusable"))
+                                  for w in report.warnings[before:])
+
+
+def _lines_before(handle: BinaryIO, offset: int) -> int:
+    """How many lines end before ``offset`` (to number the lines read after it)."""
+    handle.seek(0)
+    count, left = 0, offset
+    while left > 0 and (chunk := handle.read(min(left, 1 << 20))):
+        count += chunk.count(b"\n")
+        left -= len(chunk)
+    return count

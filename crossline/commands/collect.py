@@ -3,10 +3,11 @@
 Contract: the sources named by flags are read in the order given here (OpenLineage
 files, Marquez, SageMaker, data capture), each from its watermark, into the one store
 (``crossline.settings``); then reconciliation. The report lists per source what was
-scanned and written and every warning with where and why (text on stderr, or all of it
-in ``--json``). Exit 0; 1 with ``--strict`` when there were warnings; a source that
-cannot be read stops the command with its error's exit code (what was collected before
-it is kept).
+scanned and written, and the warnings as a table of source, kind, where (file and line,
+or the API call) and why, on stderr (the first 20; ``--json`` has all of them as objects
+``{source, where, why, kind}``, and the store keeps them: ``crossline log``). Exit 0; 1
+with ``--strict`` when there were warnings; a source that cannot be read stops the
+command with its error's exit code (what was collected before it is kept).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import click
 
 from crossline.commands.graph import STORE_OPTION, open_store
-from crossline.commands.output import echo_json, err, out, print_warnings, progress_wanted
+from crossline.commands.output import echo_json, err, out, print_warning_table, progress_wanted
 from crossline.errors import EXIT_FINDINGS
 
 
@@ -43,6 +44,7 @@ def collect(
     """Collect lineage into the graph, reconcile it, and report what happened."""
     from crossline.collectors.collect import collect as run_collect
     from crossline.collectors.graph import Graph
+    from crossline.collectors.log import CollectWarning
     from crossline.collectors.sources import source_from_config
 
     configs: list[dict[str, Any]] = []
@@ -62,14 +64,14 @@ def collect(
     with open_store(store_option) as store:
         report = run_collect(store, sources, progress=progress_wanted(as_json), console=err())
         summary = report.summary()
-        warnings = [f"{name}: {w}" for name, r in report.sources.items() for w in r.warnings]
-        warnings += [f"reconcile: {w}" for w in (report.reconcile.warnings if report.reconcile else [])]
+        warnings = [w for r in report.sources.values() for w in r.warnings]
+        warnings += [CollectWarning("reconcile", "", w, "note") for w in (report.reconcile.warnings if report.reconcile else [])]
         counts = {k: v for k, v in Graph(store).counts().items() if v}
         if as_json:
-            echo_json({**summary, "store": store.url, "graph": counts, "warnings": warnings})
+            echo_json({**summary, "store": store.url, "graph": counts, "warnings": [w.as_dict() for w in warnings]})
         else:
             _print_report(summary, counts, store.url)
-            print_warnings(warnings)
+            print_warning_table(warnings, more="--json or 'crossline log'")
     if strict and warnings:
         err().print(f"crossline: {len(warnings)} warning(s) about the input and --strict was given")
         raise SystemExit(EXIT_FINDINGS)

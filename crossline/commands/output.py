@@ -8,7 +8,8 @@ Contract:
 - ``progress_wanted(as_json)``: progress bars only on a terminal, and never with ``--json``.
 - ``echo_json(value)``: one JSON document on stdout, sorted keys, datetimes as ISO text.
 - ``print_warnings(warnings, limit)``: each warning on its own line on stderr, ``where:
-  why``, at most ``limit`` (then how many more and where to see them all).
+  why``, at most ``limit`` (then how many more and where to see them all);
+  ``print_warning_table`` the same for structured warnings (source, kind, where, why).
 """
 
 from __future__ import annotations
@@ -61,6 +62,24 @@ def _default(value: Any) -> Any:
 
 def echo_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, sort_keys=True, default=_default) + "\n")
+
+
+def print_warning_table(warnings: Sequence[Any], limit: int = 20, *, more: str = "--json") -> None:
+    """Structured warnings (``CollectWarning``) as a table on stderr: source, kind, where, why."""
+    if not warnings:
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"{len(warnings)} warning(s)", title_justify="left")
+    for column in ("source", "kind", "where", "why"):
+        table.add_column(column, overflow="fold")
+    for warning in warnings[:limit]:
+        table.add_row(*(escape(str(getattr(warning, c))) for c in ("source", "kind", "where", "why")))
+    console = err()
+    console.print(table)
+    if len(warnings) > limit:
+        console.print(f"[yellow]warning:[/] ... and {len(warnings) - limit} more ({more} lists them all)")
 
 
 def print_warnings(warnings: Sequence[str], limit: int = 20, *, more: str = "--json") -> None:

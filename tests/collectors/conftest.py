@@ -20,7 +20,7 @@ from psycopg import sql
 from crossline_bed.postgres import Postgres
 from crossline.collectors.store import GraphStore
 
-_STORE_TABLES = ("edges", "nodes", "watermarks", "crossline_graph_version")
+_STORE_TABLES = ("edges", "nodes", "watermarks", "collection_log", "crossline_graph_version")
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,8 @@ class Read:
 
     @property
     def warnings(self) -> list[str]:
-        return [w for b in self.batches for w in b.warnings]
+        """Each warning as ``where: why``."""
+        return [str(w) for b in self.batches for w in b.warnings]
 
     def node(self, node_id: str) -> Node:
         [node] = [n for n in self.nodes if n.id == node_id]
@@ -197,8 +198,8 @@ def test_a_malformed_line_is_a_warning_naming_file_and_line(bed: Bed, source: Da
 
     uri = f"s3://credit/{key}"
     assert [w for w in records.warnings if uri in w] == [
-        f"{uri} line 1: not JSON (Expecting property name enclosed in double quotes at column 2); skipped",
-        f"{uri} line 4: eventMetadata.inferenceTime is not a time: None; skipped",
+        f"{uri}:1: record skipped: the line is not JSON (Expecting property name enclosed in double quotes at column 2)",
+        f"{uri}:4: record skipped: eventMetadata.inferenceTime is not a time: None",
     ]
     assert records.node(inference_id("credit-prod", "loan-9500")).props["line"] == 2
     assert sorted(n.name for n in records.nodes) == ["loan-8231", "loan-9120", "loan-9500"]

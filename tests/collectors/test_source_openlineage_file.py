@@ -133,8 +133,12 @@ def test_bad_lines_are_warnings_and_the_rest_is_read(tmp_path: Path) -> None:
     (batch,) = batches
     assert batch.scanned == 6
     assert len(runs_in(batches)) == 2
-    assert len(batch.warnings) == 2
-    assert "not JSON" in batch.warnings[0] and "runId" in batch.warnings[1]
+    not_json, not_an_event = batch.warnings
+    # Each warning names the file and the line (lines 1-2 are the first run's events, 3 is blank).
+    assert (not_json.source, not_json.where, not_json.kind) == ("openlineage-file", f"{log.resolve()}:4", "unreadable")
+    assert "not JSON" in not_json.why
+    assert (not_an_event.where, not_an_event.kind) == (f"{log.resolve()}:5", "invalid-event")
+    assert "not an OpenLineage RunEvent" in not_an_event.why
 
 
 def test_a_rewritten_file_is_read_again(tmp_path: Path) -> None:
@@ -146,7 +150,8 @@ def test_a_rewritten_file_is_read_again(tmp_path: Path) -> None:
     runs = emit(log, 1)
     batches, _ = read_all(src, mark)
     assert runs_in(batches) == {run_id(r) for r in runs}
-    assert "rewritten" in batches[0].warnings[0]
+    (rewritten,) = batches[0].warnings
+    assert "rewritten" in rewritten.why and rewritten.kind == "note"
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,8 @@ class Read:
 
     @property
     def warnings(self) -> list[str]:
-        return [w for b in self.batches for w in b.warnings]
+        """Each warning as ``where: why``."""
+        return [str(w) for b in self.batches for w in b.warnings]
 
     def node(self, node_id: str) -> Node:
         [node] = [n for n in self.nodes if n.id == node_id]
@@ -329,7 +330,7 @@ def test_a_deleted_endpoint_config_is_a_warning_not_a_crash(story: str, source: 
     # v74 still serves from the 15th; nothing is invented for v73.
     [v74] = records.edges_of(EdgeKind.SERVES)
     assert v74.src == V74 and v74.valid_to is None
-    assert source.report.warnings == records.warnings
+    assert [str(w) for w in source.report.warnings] == records.warnings
 
 
 def test_unreachable_sagemaker_is_a_source_error() -> None:

@@ -58,7 +58,7 @@ def test_open_migrates_to_head_and_twice_is_a_no_op(store_url: str) -> None:
     with GraphStore.open(store_url) as second:
         assert second.schema_revision() == "0003"
         assert _schema(second.engine) == schema
-    assert {"nodes", "edges", "watermarks", "crossline_graph_version"} <= set(schema)
+    assert {"nodes", "edges", "watermarks", "collection_log", "crossline_graph_version"} <= set(schema)
     assert schema["edges"]["indexes"] == [("ix_edges_dst_kind", ("dst", "kind", "src"))]
     assert schema["nodes"]["indexes"] == [("ix_nodes_kind_name", ("kind", "name"))]
 

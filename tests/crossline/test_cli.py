@@ -133,7 +133,15 @@ def test_progress_and_warnings_go_to_stderr_and_json_stays_clean(tmp_path: Path)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["sources"]["openlineage-file"]["warnings"] == 2
-    assert any("line is not JSON" in w for w in report["warnings"])
+    # Structured: the source, where (file and line) and why, and the kind of problem.
+    assert {(w["source"], w["where"], w["kind"]) for w in report["warnings"]} == {
+        ("openlineage-file", f"{events}:1", "invalid-event"), ("openlineage-file", f"{events}:2", "unreadable")}
+    assert any("line is not JSON" in w["why"] for w in report["warnings"])
     strict = run("collect", "--openlineage", str(events), "--store", str(tmp_path / "g2.db"), "--strict")
     assert strict.returncode == 1
-    assert "line is not JSON" in strict.stderr
+    assert "line is not JSON" in strict.stderr and f"{events}:2" in strict.stderr
+    # The store kept them as the source's collection log.
+    log = run("log", "--store", str(tmp_path / "g2.db"), "--json")
+    assert log.returncode == 0, log.stderr
+    assert [(e["seq"], e["where"], e["kind"]) for e in json.loads(log.stdout)] == [
+        (1, f"{events}:1", "invalid-event"), (2, f"{events}:2", "unreadable")]

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from crossline.collectors import aws
+from crossline.collectors.log import CollectWarning
 from crossline.collectors.model import Edge, EdgeKind, Node, NodeId
 from crossline.collectors.sources import Batch
 from crossline.emitters.naming import parse_arn
@@ -47,10 +48,11 @@ class SageMakerReport:
 
     scanned: Counter[str] = field(default_factory=Counter)
     emitted: Counter[str] = field(default_factory=Counter)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[CollectWarning] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        return {"scanned": dict(self.scanned), "emitted": dict(self.emitted), "warnings": list(self.warnings)}
+        return {"scanned": dict(self.scanned), "emitted": dict(self.emitted),
+                "warnings": [w.as_dict() for w in self.warnings]}
 
 
 class ListFailed(Exception):
@@ -83,9 +85,11 @@ class Run:
         self.report.scanned[kind] += count
         self.batch.scanned += count
 
-    def warn(self, message: str) -> None:
-        self.report.warnings.append(message)
-        self.batch.warnings.append(message)
+    def warn(self, why: str, where: str, kind: str = "unusable") -> None:
+        """A warning: ``where`` is the API call (``DescribeAction(ActionName=...)``) or entity it is about."""
+        warning = CollectWarning(SOURCE, where, why, kind)
+        self.report.warnings.append(warning)
+        self.batch.warnings.append(warning)
 
     def node(self, node: Node) -> None:
         if ("n", node.id) not in self.ids:  # one record per id in a batch
@@ -141,7 +145,7 @@ class Api:
             for page in paginator.paginate(**params, PaginationConfig={"PageSize": self.page_size}):
                 yield page.get(key, [])
         except ClientError as err:
-            run.warn(f"{operation}({short(params)}) failed: {aws.error_text(err)}")
+            run.warn(f"failed: {aws.error_text(err)}; the watermark stays", api_call(operation, params), "unavailable")
             raise ListFailed from err
         except BotoCoreError as err:
             raise aws.unreachable(err, f"during {operation}") from err
@@ -154,7 +158,8 @@ class Api:
             gone = aws.gone(err)
             if not gone:
                 run.complete = False
-            run.warn(f"{what}: {aws.error_text(err)}" + (" (gone since it was listed)" if gone else ""))
+            run.warn(f"{what}: {aws.error_text(err)}" + (" (gone since it was listed)" if gone else ""),
+                     api_call(getattr(call, "__name__", "describe"), params), "note" if gone else "unavailable")
             return None
         except BotoCoreError as err:
             raise aws.unreachable(err, f"describing {what}") from err
@@ -215,3 +220,9 @@ def drop_none(values: dict[str, Any]) -> dict[str, Any]:
 
 def short(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in params.items())
+
+
+def api_call(operation: str, params: dict[str, Any]) -> str:
+    """An API call as a warning names it: ``DescribeAction(ActionName=arn:...)``."""
+    name = "".join(part.capitalize() for part in operation.split("_"))
+    return f"{name}({short(params)})"

@@ -73,7 +73,8 @@ def _endpoint(api: Api, run: Run, name: str) -> None:
         config = configs[config_name]
         if config is None:
             run.warn(f"deployment {deployment['action']} of {name}: endpoint config {config_name} cannot be "
-                     "described; what it served is unknown and what it replaced ends here")
+                     "described; what it served is unknown and what it replaced ends here",
+                     f"DescribeEndpointConfig(EndpointConfigName={config_name})", "unavailable")
         for variant in (config or {}).get("ProductionVariants") or []:
             variant_name = variant.get("VariantName", "")
             first.setdefault(variant_name, deployment["at"])
@@ -114,7 +115,8 @@ def _deployments(api: Api, run: Run, endpoint_arn: str, endpoint: dict[str, Any]
         ]
         via = "ListAssociations(endpoint context)+DescribeAction"
     else:
-        run.warn(f"endpoint {endpoint_arn} has no Endpoint context: deployments read from its actions")
+        run.warn(f"endpoint {endpoint_arn} has no Endpoint context: deployments read from its actions",
+                 f"ListContexts(SourceUri={endpoint_arn}, ContextType=Endpoint)", "note")
         action_arns = [
             a["ActionArn"]
             for items in api.pages(run, "list_actions", "ActionSummaries", SourceUri=endpoint_arn,
@@ -131,13 +133,15 @@ def _deployments(api: Api, run: Run, endpoint_arn: str, endpoint: dict[str, Any]
         config = (action.get("Properties") or {}).get("EndpointConfigName")
         at = coerce(action.get("CreationTime"))
         if not config or at is None:
-            run.warn(f"deployment action {action_arn} names no EndpointConfigName or time: not used")
+            run.warn(f"deployment action {action_arn} names no EndpointConfigName or time: not used",
+                     f"DescribeAction(ActionName={action_arn})")
             continue
         deployments.append({"at": at, "action": action_arn, "config": config, "api": via})
     if not deployments:
         at = coerce(endpoint.get("LastModifiedTime") or endpoint.get("CreationTime"))
         run.warn(f"endpoint {endpoint_arn} has no ModelDeployment history: its current config "
-                 f"{endpoint.get('EndpointConfigName')} is taken as serving since its last modification")
+                 f"{endpoint.get('EndpointConfigName')} is taken as serving since its last modification",
+                 f"DescribeEndpoint(EndpointName={endpoint.get('EndpointName')})", "note")
         if at is not None and endpoint.get("EndpointConfigName"):
             deployments.append({"at": at, "action": None, "config": endpoint["EndpointConfigName"],
                                 "api": "DescribeEndpoint"})
@@ -148,7 +152,7 @@ def _servers(api: Api, run: Run, model_name: str | None, models: dict[str, dict[
              endpoint: str) -> Iterable[tuple[str, dict[str, Any] | None]]:
     """What a variant's model serves: its packages, or the model itself when made without one."""
     if not model_name:
-        run.warn(f"a variant of endpoint {endpoint} names no model")
+        run.warn(f"a variant of endpoint {endpoint} names no model", f"DescribeEndpointConfig (endpoint {endpoint})")
         return []
     if model_name not in models:
         models[model_name] = api.describe(run, api.client.describe_model, f"model {model_name} of {endpoint}",

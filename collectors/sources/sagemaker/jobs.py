@@ -3,14 +3,16 @@
 Contract: ``training_jobs`` and ``processing_jobs`` list the jobs modified after the
 watermark and describe each: ``TRAINING_JOB`` / ``PROCESSING_JOB`` nodes keyed by the
 job's ARN, with image, inputs/outputs (channel or name, S3 URI), hyperparameters and
-final metrics (training), role and times. A job gone between list and describe is
-skipped with a warning.
+final metrics (training; a NaN or infinite value is left out with a warning), role and
+times. A job gone between list and describe is skipped with a warning.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+from crossline.collectors import jsonsafe
 from crossline.collectors.model import Node, NodeId, NodeKind
 from crossline.collectors.sources import Batch
 from crossline.collectors.sources.sagemaker.common import SOURCE, Api, Run, drop_none, iso
@@ -42,7 +44,7 @@ def training_jobs(api: Api, run: Run) -> Iterator[Batch]:
                 "outputPath": (job.get("OutputDataConfig") or {}).get("S3OutputPath"),
                 "modelArtifacts": (job.get("ModelArtifacts") or {}).get("S3ModelArtifacts"),
                 "checkpoint": (job.get("CheckpointConfig") or {}).get("S3Uri"),
-                "metrics": {m["MetricName"]: m.get("Value") for m in job.get("FinalMetricDataList") or [] if "MetricName" in m} or None,
+                "metrics": _metrics(run, name, job.get("FinalMetricDataList") or []) or None,
                 "roleArn": job.get("RoleArn"),
                 "creationTime": iso(job.get("CreationTime")),
                 "startTime": iso(job.get("TrainingStartTime")),
@@ -54,6 +56,22 @@ def training_jobs(api: Api, run: Run) -> Iterator[Batch]:
         batch = run.flush()
         if batch:
             yield batch
+
+
+def _metrics(run: Run, job: str, data: list[dict[str, Any]]) -> dict[str, Any]:
+    """Final metrics by name; a value no store keeps alike (NaN, Infinity: a training run that
+    diverged) is not a measurement, and is left out with a warning rather than costing the job."""
+    metrics = {}
+    for metric in data:
+        if "MetricName" not in metric:
+            continue
+        why = jsonsafe.refusal(metric.get("Value"))
+        if why is not None:
+            run.warn(f"training job {job}: metric {metric['MetricName']!r} left out: it {why}",
+                     f"DescribeTrainingJob(TrainingJobName={job})", "hostile")
+            continue
+        metrics[metric["MetricName"]] = metric.get("Value")
+    return metrics
 
 
 def processing_jobs(api: Api, run: Run) -> Iterator[Batch]:

@@ -53,7 +53,8 @@ def artifacts(api: Api, run: Run) -> Iterator[Batch]:
                 if is_arn(uri, "model-package"):
                     run.same_as(arn, uri, "sagemaker:artifact-source-uri", {"artifact": arn, "SourceUri": uri})
                 else:
-                    run.warn(f"ModelPackage artifact {arn} has a SourceUri that is not a package ARN: {uri!r}")
+                    run.warn(f"ModelPackage artifact {arn} has a SourceUri that is not a package ARN: {uri!r}",
+                             "ListArtifacts", "note")
         batch = run.flush()
         if batch:
             yield batch
@@ -128,11 +129,12 @@ def associations(api: Api, run: Run) -> Iterator[Batch]:
             src, dst, kind = item.get("SourceArn"), item.get("DestinationArn"), item.get("AssociationType")
             edge_kind = ASSOCIATION_KINDS.get(kind or "")
             if not src or not dst or edge_kind is None:
-                run.warn(f"association {src} -> {dst} of unknown type {kind!r}: not recorded")
+                run.warn(f"association {src} -> {dst} of unknown type {kind!r}: not recorded", "ListAssociations")
                 continue
             for arn, end in ((src, "SourceType"), (dst, "DestinationType")):
                 if not item.get(end):
-                    run.warn(f"association {src} -{kind}-> {dst} names an ARN SageMaker does not know: {arn}")
+                    run.warn(f"association {src} -{kind}-> {dst} names an ARN SageMaker does not know: {arn}",
+                             "ListAssociations", "note")
             props = drop_none({
                 "SourceType": item.get("SourceType"),
                 "DestinationType": item.get("DestinationType"),

@@ -43,7 +43,8 @@ def model_packages(api: Api, run: Run) -> Iterator[Batch]:
                 if uri:
                     decided.add(uri)
                 else:
-                    run.warn(f"Approval action {item.get('ActionArn')} names no package (no SourceUri)")
+                    run.warn(f"Approval action {item.get('ActionArn')} names no package (no SourceUri)",
+                             "ListActions(ActionType=Approval)")
     for groups in api.pages(run, "list_model_package_groups", "ModelPackageGroupSummaryList",
                             SortBy="CreationTime", SortOrder="Ascending"):
         for group in groups:
@@ -119,7 +120,8 @@ def _approvals(api: Api, run: Run, package_arn: str, package: dict[str, Any]) ->
         ]
         via = "ListAssociations(package artifact)+DescribeAction"
     else:
-        run.warn(f"model package {package_arn} has no ModelPackage artifact: approvals read from its actions")
+        run.warn(f"model package {package_arn} has no ModelPackage artifact: approvals read from its actions",
+                 f"ListArtifacts(SourceUri={package_arn})", "note")
         action_arns = [
             a["ActionArn"]
             for items in api.pages(run, "list_actions", "ActionSummaries", SourceUri=package_arn,
@@ -136,21 +138,23 @@ def _approvals(api: Api, run: Run, package_arn: str, package: dict[str, Any]) ->
         properties = action.get("Properties") or {}
         at = coerce(properties.get("ApprovalTime")) or coerce(action.get("CreationTime"))
         if at is None:
-            run.warn(f"approval action {action_arn} has no time: not recorded")
+            run.warn(f"approval action {action_arn} has no time: not recorded", f"DescribeAction(ActionName={action_arn})")
             continue
         who = properties.get("ApprovedBy") or identity(action.get("CreatedBy"))
         if not who:
-            run.warn(f"approval action {action_arn} names no approver")
+            run.warn(f"approval action {action_arn} names no approver", f"DescribeAction(ActionName={action_arn})")
         status = properties.get("ModelApprovalStatus")
         if not status:
-            run.warn(f"approval action {action_arn} has no ModelApprovalStatus")
+            run.warn(f"approval action {action_arn} has no ModelApprovalStatus",
+                     f"DescribeAction(ActionName={action_arn})")
         decisions.append({
             "status": status, "approver": person(who), "approverArn": who,
             "description": properties.get("ApprovalDescription") or action.get("Description"),
             "time": stamp(at), "at": at, "action": action_arn, "api": via,
         })
     if not decisions and package.get("ModelApprovalStatus"):
-        run.warn(f"model package {package_arn} is {package['ModelApprovalStatus']} but no Approval action records it")
+        run.warn(f"model package {package_arn} is {package['ModelApprovalStatus']} but no Approval action records it",
+                 f"DescribeModelPackage(ModelPackageName={package_arn})")
     return sorted(decisions, key=lambda d: (d["at"], d["action"]))
 
 

@@ -68,7 +68,7 @@ class SageMakerSource(Source):
 
     @property
     def client(self) -> SageMakerClient:
-        """The SageMaker client; boto3's adaptive retry mode absorbs throttling."""
+        """The SageMaker client; ``aws.Retry`` retries throttled and transient calls."""
         return self._clients("sagemaker")  # type: ignore[no-any-return]
 
     def read(self, since: str | None) -> Iterator[Batch]:
@@ -84,7 +84,7 @@ class SageMakerSource(Source):
             if pending is not None:
                 yield pending
         if not run.complete:
-            run.warn(f"some SageMaker reads failed: the watermark stays at {since!r}")
+            run.warn(f"some SageMaker reads failed: the watermark stays at {since!r}", "the read", "unavailable")
         last = run.batch
         last.watermark = since
         if run.complete and run.newest is not None and (run.since is None or run.newest > run.since):
