@@ -6,7 +6,7 @@ batch, in the store: the warnings become the source's collection log), so collec
 twice changes nothing and a collection killed at any point resumes where its last whole
 batch ended. Before a batch is written, every record goes through the door's ``guard``
 (a record no store keeps alike is refused with a warning, the rest of the batch is
-written), and the sources share one ``RunJobs`` (over the store), so a run id reused
+written; a source that ``checks_records`` itself has only its ids checked again), and the sources share one ``RunJobs`` (over the store), so a run id reused
 with another job is refused in whichever source or collection it comes. Then it runs
 reconciliation. It returns a ``CollectReport`` with, per source, the items scanned,
 batches, records written and warnings (``CollectWarning``: source, where, why, kind),
@@ -73,7 +73,7 @@ def collect(store: Any, sources: Iterable[Source], *, progress: bool = False, co
             result = report.sources.setdefault(source.name, SourceReport(watermark=since))
             for batch in source.read(since):
                 warnings = [warning(w, source.name) for w in batch.warnings]
-                nodes, edges, refused = guard(batch.nodes, batch.edges, source.name)
+                nodes, edges, refused = guard(batch.nodes, batch.edges, source.name, props=not source.checks_records)
                 warnings += refused
                 store.write(nodes, edges, watermark=(source.name, batch.watermark), log=warnings)
                 result.scanned += batch.scanned

@@ -13,7 +13,8 @@ Contract:
   ``jsonsafe.refusal`` refuses. ``guard(nodes, edges, source)`` keeps the records that
   may be stored and makes a ``CollectWarning`` for each one refused: the collector runs
   every batch of every source through it before writing, the last line of defence for
-  sources that read records (SageMaker, data capture, third parties).
+  sources that read records (SageMaker, third parties); for a source that checks its
+  records itself (``Source.checks_records``), only ids and names (``props=False``).
 - ``RunJobs``: which job each run id belongs to, as this collection has read it and as
   the store holds it (``lookup``, one query for many ids, asked once per id). ``claim``
   says which other job a run already belongs to, else records the pair; ``prefetch``
@@ -48,6 +49,8 @@ def admit_event(event: Any) -> tuple[Any, list[str]]:
 def _text_refusal(text: Any, what: str) -> str | None:
     if not isinstance(text, str):
         return f"its {what} is not text but {type(text).__name__}"
+    if text.isascii() and len(text) <= MAX_ID_BYTES and "\x00" not in text:
+        return None  # the common case, without encoding
     try:
         size = len(text.encode("utf-8"))
     except UnicodeEncodeError:
@@ -59,8 +62,12 @@ def _text_refusal(text: Any, what: str) -> str | None:
     return None
 
 
-def record_refusal(record: Node | Edge) -> str | None:
-    """Why ``record`` cannot be stored, or None (see the module docstring)."""
+def record_refusal(record: Node | Edge, *, props: bool = True) -> str | None:
+    """Why ``record`` cannot be stored, or None (see the module docstring).
+
+    ``props=False`` checks its ids and name alone: for records made from an event the
+    door admitted, whose props come from that event.
+    """
     if isinstance(record, Node):
         texts: tuple[tuple[Any, str], ...] = ((record.id, "id"), (record.name, "name"))
     else:
@@ -69,21 +76,22 @@ def record_refusal(record: Node | Edge) -> str | None:
         why = _text_refusal(text, what)
         if why is not None:
             return why
-    why = jsonsafe.refusal(record.props)
+    why = jsonsafe.refusal(record.props) if props else None
     return None if why is None else f"its props {why}"
 
 
-def guard(nodes: Iterable[Node], edges: Iterable[Edge], source: str) -> tuple[list[Node], list[Edge], list[CollectWarning]]:
-    """The records that may be stored, and a warning for each one refused."""
+def guard(nodes: Iterable[Node], edges: Iterable[Edge], source: str, *,
+          props: bool = True) -> tuple[list[Node], list[Edge], list[CollectWarning]]:
+    """The records that may be stored, and a warning for each one refused (``props=False``: ids only)."""
     kept_nodes, kept_edges, warnings = [], [], []
     for record in nodes:
-        why = record_refusal(record)
+        why = record_refusal(record, props=props)
         if why is None:
             kept_nodes.append(record)
         else:
             warnings.append(CollectWarning(source, _where(record), f"{record.kind} record refused: {why}", "hostile"))
     for record in edges:
-        why = record_refusal(record)
+        why = record_refusal(record, props=props)
         if why is None:
             kept_edges.append(record)
         else:

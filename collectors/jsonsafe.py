@@ -41,6 +41,7 @@ MAX_DEPTH = 100
 _FLOAT_LIMIT = 2.0**53
 # Values the store's JSON writer turns into JSON itself (see store._json_default).
 _WRITABLE = (bool, int, type(None), datetime, date, Enum, Path)
+_CONTAINERS = (dict, list, tuple, set, frozenset)
 
 
 class _DuplicateKey(ValueError):
@@ -60,8 +61,11 @@ def _constant(token: str) -> Any:
     raise ValueError(f"{token} is not JSON")
 
 
-def loads(data: bytes | str, what: str) -> Any:
-    """One JSON document, or ``InvalidEvent`` naming ``what`` and why (see the module docstring)."""
+def loads(data: bytes | str, what: str, *, check: bool = True) -> Any:
+    """One JSON document, or ``InvalidEvent`` naming ``what`` and why (see the module docstring).
+
+    ``check=False`` leaves ``refusal`` to the caller (the converter's door runs it anyway).
+    """
     if len(data) > MAX_BYTES:
         raise InvalidEvent(f"{what} is {len(data):,} bytes long, over the {MAX_BYTES:,} crossline reads")
     if isinstance(data, bytes):
@@ -77,7 +81,7 @@ def loads(data: bytes | str, what: str) -> Any:
         raise InvalidEvent(f"{what} is not JSON ({err.msg} at column {err.colno})") from err
     except ValueError as err:  # duplicate keys, NaN/Infinity, an integer of more than 4,300 digits
         raise HostileInput(f"{what} is not JSON crossline can keep: {_clip(str(err))}") from err
-    why = refusal(value)
+    why = refusal(value) if check else None
     if why is not None:
         raise HostileInput(f"{what} {why}")
     return value
@@ -85,45 +89,56 @@ def loads(data: bytes | str, what: str) -> Any:
 
 def refusal(value: Any) -> str | None:
     """Why ``value`` cannot be stored as it is, or None (see the module docstring)."""
-    # Iterative, not recursive: it must survive the depth it is there to refuse.
+    # Iterative, not recursive: it must survive the depth it is there to refuse. Scalars
+    # are checked where they are met, containers stacked: this runs on every event and
+    # record, so it is written for speed (``where`` says what and where, when needed).
+    limit, longest = _FLOAT_LIMIT, MAX_STRING
+    if type(value) not in _CONTAINERS:
+        return None if _scalar_ok(value) else _why_at(value)
     stack: list[tuple[Any, int]] = [(value, 1)]
     pop, push = stack.pop, stack.append
     while stack:
         item, depth = pop()
-        kind = type(item)
-        if kind is str:
-            if _bad_text(item):
-                return _why_at(value)
-        elif kind is dict or kind is list or kind is tuple:
-            if depth > MAX_DEPTH:
-                return _why_at(value)
-            inner = depth + 1
-            if kind is dict:
-                for key, sub in item.items():
-                    if type(key) is not str or _bad_text(key):
-                        return _why_at(value)
-                    push((sub, inner))
-            else:
-                for sub in item:
-                    push((sub, inner))
-        elif kind is float:
-            if not -_FLOAT_LIMIT < item < _FLOAT_LIMIT:
-                return _why_at(value)
-        elif not isinstance(item, _WRITABLE) and kind not in (set, frozenset):
+        if depth > MAX_DEPTH:
             return _why_at(value)
+        if type(item) is dict:
+            for key in item:
+                if type(key) is not str or "\x00" in key or len(key) > longest or (not key.isascii() and _surrogate(key)):
+                    return _why_at(value)
+            subs = item.values()
+        else:
+            subs = item
+        inner = depth + 1
+        for sub in subs:
+            kind = type(sub)
+            if kind is str:
+                if "\x00" in sub or len(sub) > longest or (not sub.isascii() and _surrogate(sub)):
+                    return _why_at(value)
+            elif kind is dict or kind is list or kind is tuple or kind is set or kind is frozenset:
+                push((sub, inner))
+            elif kind is float:
+                if not -limit < sub < limit:
+                    return _why_at(value)
+            elif kind is not int and kind is not bool and sub is not None and not _scalar_ok(sub):
+                return _why_at(value)
     return None
 
 
-def _bad_text(text: str) -> bool:
-    if len(text) > MAX_STRING or "\x00" in text:
-        return True
-    if text.isascii():
-        return False
+def _surrogate(text: str) -> bool:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return True
     return False
+
+
+def _scalar_ok(value: Any) -> bool:
+    kind = type(value)
+    if kind is str:
+        return not ("\x00" in value or len(value) > MAX_STRING or (not value.isascii() and _surrogate(value)))
+    if kind is float:
+        return -_FLOAT_LIMIT < value < _FLOAT_LIMIT
+    return isinstance(value, _WRITABLE)
 
 
 def where(value: Any) -> tuple[str, str] | None:
@@ -150,7 +165,7 @@ def _find(item: Any, path: str, depth: int) -> tuple[str, str] | None:
         if not -_FLOAT_LIMIT < item < _FLOAT_LIMIT:
             return path, f"holds the number {item!r}, beyond +-2**53, which stores do not read back alike"
         return None
-    if kind is dict or kind is list or kind is tuple:
+    if kind in _CONTAINERS:
         if depth > MAX_DEPTH:
             return path, f"nests deeper than {MAX_DEPTH} levels"
         if kind is dict:
@@ -165,12 +180,12 @@ def _find(item: Any, path: str, depth: int) -> tuple[str, str] | None:
                 if found:
                     return found
         else:
-            for index, sub in enumerate(item):
+            for index, sub in enumerate(sorted(item, key=str) if kind in (set, frozenset) else item):
                 found = _find(sub, f"{path}[{index}]", depth + 1)
                 if found:
                     return found
         return None
-    if isinstance(item, _WRITABLE) or kind in (set, frozenset):
+    if isinstance(item, _WRITABLE):
         return None
     return path, f"holds a {kind.__name__}, which is not a JSON value"
 

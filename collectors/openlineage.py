@@ -285,7 +285,7 @@ class _Builder:
         """The event's records; ``HostileInput`` if an id or name is too long to index."""
         nodes, edges = list(self.nodes.values()), list(self.edges.values())
         for record in (*nodes, *edges):
-            why = record_refusal(record)
+            why = record_refusal(record, props=False)  # props come from the event, which the door checked
             if why is not None:
                 raise HostileInput(f"its {record.kind} record cannot be stored: {why}")
         return nodes, edges

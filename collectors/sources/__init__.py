@@ -43,6 +43,9 @@ class Batch:
 
 class Source(ABC):
     kind: ClassVar[str]
+    checks_records: ClassVar[bool] = False
+    """True for a source whose every record has been through the door already (``records_from_event``,
+    ``door.record_refusal``): the collector's guard then spares it a second scan of each record's props."""
     runs: RunJobs | None = None
     """Which job each run id belongs to, set by the collector for the sources that read events
     (``records_from_event(..., runs=source.runs)``): conflicts across sources and collections."""

@@ -149,6 +149,7 @@ class _BadLine(Exception):
 
 class DataCaptureSource(Source):
     kind = "data-capture"
+    checks_records = True  # each line is read by jsonsafe and its records checked by the door (_record)
     config_class = DataCaptureConfig
 
     def __init__(self, config: DataCaptureConfig, name: str | None = None) -> None:

@@ -41,7 +41,7 @@ import requests
 from marquez_client import MarquezClient
 from marquez_client.errors import MarquezError
 
-from crossline.collectors.door import RunJobs
+from crossline.collectors.door import RunJobs, record_refusal
 from crossline.collectors.log import CollectWarning
 from crossline.collectors.model import Node, NodeKind, dataset_id, job_id
 from crossline.collectors.openlineage import ConversionReport, records_from_event, run_ids
@@ -134,6 +134,7 @@ def parse_watermark(watermark: str) -> tuple[datetime, int]:
 
 class MarquezSource(Source):
     kind: ClassVar[str] = SOURCE
+    checks_records: ClassVar[bool] = True  # every record comes through records_from_event
     config_class = MarquezConfig
 
     def __init__(self, config: MarquezConfig, name: str | None = None) -> None:
@@ -294,10 +295,10 @@ class MarquezSource(Source):
     def _catalog_node(self, node: Node, batch: Batch) -> Node | None:
         ns, name = node.props["namespace"], node.props["name"]
         is_dataset = node.kind == NodeKind.DATASET
+        call = "get_dataset" if is_dataset else "get_job"
         try:
             record = self.client.get_dataset(ns, name) if is_dataset else self.client.get_job(ns, name)
         except (MarquezError, requests.RequestException) as err:
-            call = "get_dataset" if is_dataset else "get_job"
             batch.warnings.append(CollectWarning(SOURCE, f"marquez-python {call}({ns!r}, {name!r})",
                                                  f"no {node.kind.value} {ns}/{name} in the catalog: {err!r}",
                                                  "unavailable"))
@@ -307,8 +308,14 @@ class MarquezSource(Source):
         props = {f"marquez.{k}": record[k] for k in keys if record.get(k) not in (None, [], "")}
         node_id = dataset_id(ns, name) if is_dataset else job_id(ns, name)
         # The catalog's state as of its last update: that is when these facts became true.
-        return Node(node_id, node.kind, name, SOURCE, {"namespace": ns, "name": name, **props},
+        made = Node(node_id, node.kind, name, SOURCE, {"namespace": ns, "name": name, **props},
                     at=coerce(record.get("updatedAt")))
+        why = record_refusal(made)  # Marquez's own view did not come through the converter's door
+        if why is not None:
+            batch.warnings.append(CollectWarning(SOURCE, f"marquez-python {call}({ns!r}, {name!r})",
+                                                 f"Marquez's view of {ns}/{name} left out: {why}", "hostile"))
+            return None
+        return made
 
     def counts(self) -> dict[str, int]:
         """Namespaces, and datasets and jobs in the configured namespaces (or all)."""

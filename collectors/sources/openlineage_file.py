@@ -73,6 +73,7 @@ def parse_watermark(watermark: str) -> tuple[str, int]:
 
 class OpenLineageFileSource(Source):
     kind: ClassVar[str] = SOURCE
+    checks_records: ClassVar[bool] = True  # every record comes through records_from_event
     config_class = OpenLineageFileConfig
 
     def __init__(self, config: OpenLineageFileConfig, name: str | None = None) -> None:
@@ -163,7 +164,7 @@ class OpenLineageFileSource(Source):
         events: list[tuple[str, Any]] = []
         for where, line in pending:
             try:
-                events.append((where, jsonsafe.loads(line, "the line")))
+                events.append((where, jsonsafe.loads(line, "the line", check=False)))  # the converter checks
             except InvalidEvent as err:
                 kind = "hostile" if isinstance(err, HostileInput) else "unreadable"
                 events.append((where, CollectWarning(SOURCE, where, f"event rejected: {err}", kind)))
