@@ -5,9 +5,17 @@ gives it) into ``(nodes, edges)``. It is pure and deterministic: the same event 
 same records, so sources may re-read. Every record carries the event's ``eventTime`` as
 its fact time (``at``), except the approval and deployment records, which carry the
 decision and deployment times their facets report: the store merges by those times, so
-a re-delivered older event never overwrites what a newer one said. It never raises on bad input: a malformed event
-(not a dict, no run or job, a runId that is not a UUID, no eventTime) records nothing and
-adds a warning to ``report``; a malformed facet or dataset costs only its own records.
+a re-delivered older event never overwrites what a newer one said. It never raises on
+bad input. The event first goes through the door (``door.admit_event``): one holding a
+value no store keeps alike, or invalid at its core against the official OpenLineage
+schema (an unknown eventType, no producer, a runId that is not a UUID...), or one whose
+records have an id too long to index, records nothing; a facet or dataset invalid
+against its schema is dropped and costs only itself. With ``runs`` (a
+``door.RunJobs``), an event naming its run with another job than the one the run
+already belongs to is refused too, and a parent facet doing so is dropped. Each of these
+is a warning in ``report``, a ``Problem``: text with a ``kind`` (``log.KINDS``). An event
+without an eventType (the spec allows it) is read as a status update: no state, no
+outputs written, and a warning.
 
 What an event gives (ids come from ``crossline.collectors.model``):
 
