@@ -221,9 +221,9 @@ def check_event(event: Any) -> tuple[Any, list[str]]:
         if facets is not event[part].get("facets"):
             cleaned[part] = _without(event[part], "facets") if facets is None else {**event[part], "facets": facets}
     for role, (_, io_key, io_base) in DATASET_PLACES.items():
-        datasets = event.get(role)
-        if datasets is None:
+        if role not in event:
             continue
+        datasets = event[role]
         if not isinstance(datasets, list):
             problems.append(f"{role} is not a list but {type(datasets).__name__}: dropped")
             del cleaned[role]

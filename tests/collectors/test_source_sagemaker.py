@@ -315,14 +315,6 @@ def test_reading_twice_from_scratch_gives_identical_records(story: str, source: 
     assert first.watermark == second.watermark
 
 
-def test_throttling_is_left_to_boto3_adaptive_retries(aws: str) -> None:
-    source = source_from_config({"type": "sagemaker", "region": REGION, "endpoint_url": aws, "max_attempts": 7})
-    assert isinstance(source, SageMakerSource)
-    retries = source.client.meta.config.retries
-    # botocore keeps max_attempts (retries) as total attempts, the first call included.
-    assert retries == {"mode": "adaptive", "total_max_attempts": 8}
-
-
 def test_a_deleted_endpoint_config_is_a_warning_not_a_crash(story: str, source: SageMakerSource) -> None:
     client(story, "sagemaker").delete_endpoint_config(EndpointConfigName="credit-prod-v73")
     records = read(source)
