@@ -215,12 +215,13 @@ def test_an_endpoint_since_deleted_gets_its_arn_from_region_and_account(bed: Bed
     assert any("endpoint credit-prod cannot be described" in w for w in records.warnings)
 
 
-def test_throttling_is_left_to_boto3_adaptive_retries(aws: str) -> None:
+def test_throttling_is_retried_by_crossline_for_s3_and_sagemaker_alike(aws: str) -> None:
     source = source_from_config({"type": "data-capture", "prefixes": ["s3://credit/datacapture/"],
                                  "endpoint_url": aws, "max_attempts": 5})
     assert isinstance(source, DataCaptureSource)
-    assert source.s3.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 6}
-    assert source.sagemaker.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 6}
+    assert source.s3.meta.config.retries == {"mode": "standard", "total_max_attempts": 1}
+    assert source.sagemaker.meta.config.retries == {"mode": "standard", "total_max_attempts": 1}
+    assert source._client.retry.max_attempts == 5
 
 
 def test_unreachable_s3_is_a_source_error() -> None:
