@@ -126,8 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         pg = Postgres() if "postgresql" in backends else None
         try:
             for backend in backends:
-                urls = ({"good": f"sqlite:///{folder}/good.db", "mixed": f"sqlite:///{folder}/mixed.db"}
-                        if backend == "sqlite" else {"good": pg.url("good"), "mixed": pg.url("mixed")})  # type: ignore[union-attr]
+                if backend == "sqlite":
+                    urls = {"good": f"sqlite:///{folder}/good.db", "mixed": f"sqlite:///{folder}/mixed.db"}
+                else:
+                    assert pg is not None
+                    urls = {"good": pg.url("good"), "mixed": pg.url("mixed")}
                 expected, good_warnings, good_seconds, _ = run(urls["good"], only_good)
                 try:
                     dump, warnings, seconds, logged = run(urls["mixed"], mixed)

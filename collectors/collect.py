@@ -6,9 +6,9 @@ batch, in the store: the warnings become the source's collection log), so collec
 twice changes nothing and a collection killed at any point resumes where its last whole
 batch ended. Before a batch is written, every record goes through the door's ``guard``
 (a record no store keeps alike is refused with a warning, the rest of the batch is
-written; a source that ``checks_records`` itself has only its ids checked again), and the sources share one ``RunJobs`` (over the store), so a run id reused
-with another job is refused in whichever source or collection it comes. Then it runs
-reconciliation. It returns a ``CollectReport`` with, per source, the items scanned,
+written; a source that ``checks_records`` itself has only its ids checked again), and
+the sources share one ``RunJobs`` (over the store), so a run id reused with another job
+is refused in whichever source or collection it comes. Then it runs reconciliation. It returns a ``CollectReport`` with, per source, the items scanned,
 batches, records written and warnings (``CollectWarning``: source, where, why, kind),
 and the reconciliation's links and unmatched entities. A source that cannot be read
 raises ``SourceError``; the sources before it keep what they wrote.

@@ -1,13 +1,14 @@
 """The graph store's tables, once: what the store writes and ``Graph`` reads.
 
-Contract: ``NODES``, ``EDGES``, ``WATERMARKS`` and ``COLLECTION_LOG`` (in ``METADATA``) are SQLAlchemy's view
-of the schema the Alembic scripts in ``migrations/`` create; nothing calls
-``create_all``, and a test compares the two (the migrations are the only other copy).
-``to_node``/``to_edge`` turn a row back into a ``Node``/``Edge``: ``source`` is the
-sorted, comma-joined sources that recorded it; ``times`` (per prop, the event time of
-the value kept) and ``derived`` (what ``collectors.timeline`` derived from the whole set
-of facts) read back as dicts, empty when the column is NULL (rows written before 0003). ``UTCDateTime`` stores every instant as
-UTC and reads it back aware. ``CHUNK`` bounds the rows or ids one statement carries;
+Contract: ``NODES``, ``EDGES``, ``WATERMARKS`` and ``COLLECTION_LOG`` (in ``METADATA``)
+are SQLAlchemy's view of the schema the Alembic scripts in ``migrations/`` create;
+nothing calls ``create_all``, and a test compares the two (the migrations are the only
+other copy). ``to_node``/``to_edge`` turn a row back into a ``Node``/``Edge``:
+``source`` is the sorted, comma-joined sources that recorded it; ``times`` (per prop,
+the event time of the value kept) and ``derived`` (what ``collectors.timeline`` derived
+from the whole set of facts) read back as dicts, empty when the column is NULL (rows
+written before the event-time migration). ``UTCDateTime`` stores every instant as UTC
+and reads it back aware. ``CHUNK`` bounds the rows or ids one statement carries;
 ``chunks`` slices a sequence by it.
 """
 

@@ -186,7 +186,8 @@ def facet_invalid(base: str, key: str, facet: Any) -> bool:
 
     registry, refs = _oracle()
     spec = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
-    schema = {"allOf": [{"$ref": f"{spec}#/$defs/{base}"}, *([{"$ref": refs[(base, key)]}] if (base, key) in refs else [])]}
+    parts = [{"$ref": f"{spec}#/$defs/{base}"}] + ([{"$ref": refs[(base, key)]}] if (base, key) in refs else [])
+    schema = {"allOf": parts}
     return not Draft202012Validator(schema, registry=registry).is_valid(facet)
 
 
@@ -218,7 +219,8 @@ def families(good: list[dict[str, Any]]) -> dict[str, Any]:
             return b"\xef\xbb\xbf" + dumps(event)  # a BOM: UTF-8, but not JSON text
         path, text = draw(st.sampled_from(_strings(event)))
         cut = draw(st.integers(0, len(text)))
-        raw = json.dumps(text[:cut]).encode()[:-1] + draw(st.sampled_from(INVALID_UTF8)) + json.dumps(text[cut:]).encode()[1:]
+        bad = draw(st.sampled_from(INVALID_UTF8))
+        raw = json.dumps(text[:cut]).encode()[:-1] + bad + json.dumps(text[cut:]).encode()[1:]  # inside the string
         return _inject(event, path, raw)
 
     @st.composite
@@ -349,11 +351,12 @@ def families(good: list[dict[str, Any]]) -> dict[str, Any]:
         event = draw(events.filter(lambda e: e.get("inputs") or e.get("outputs")))
         role = draw(st.sampled_from([r for r in ("inputs", "outputs") if event.get(r)]))
         how = draw(st.sampled_from(["no-name", "no-namespace", "name-type", "not-an-object", "not-a-list", "extra"]))
+        scalar = st.one_of(st.integers(), st.text(max_size=5), st.none())
         if how == "not-a-list":
-            return dumps({**event, role: draw(st.one_of(st.integers(), st.text(max_size=5), st.none(),
-                                                         st.dictionaries(st.text(max_size=3), st.integers(), max_size=1)))})
+            other = draw(st.one_of(scalar, st.dictionaries(st.text(max_size=3), st.integers(), max_size=1)))
+            return dumps({**event, role: other})
         if how == "not-an-object":
-            return dumps({**event, role: [*event[role], draw(st.one_of(st.integers(), st.text(max_size=5), st.none()))]})
+            return dumps({**event, role: [*event[role], draw(scalar)]})
         index = draw(st.integers(0, len(event[role]) - 1))
         dataset = dict(event[role][index])
         if how == "no-name":
@@ -361,7 +364,8 @@ def families(good: list[dict[str, Any]]) -> dict[str, Any]:
         elif how == "no-namespace":
             dataset.pop("namespace")
         elif how == "name-type":
-            dataset[draw(st.sampled_from(["name", "namespace"]))] = draw(st.one_of(st.integers(), st.none(), st.booleans()))
+            field_name = draw(st.sampled_from(["name", "namespace"]))
+            dataset[field_name] = draw(st.one_of(st.integers(), st.none(), st.booleans()))
         else:  # a bad copy beside the good one
             dataset["name"] = draw(st.integers())
         datasets = list(event[role])
