@@ -5,16 +5,21 @@ sample): the collection returns, the line is warned about at its file and line, 
 store is exactly the store of the good events alone (a refused event changes nothing,
 the good events of its batch are kept), the warning is in the source's collection log,
 and the watermark has passed the line, so a resumed collection never stops on it.
+Unicode that is text (any code point but NUL and the surrogates) is kept exactly, on
+both backends (a Hypothesis property).
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crossline.collectors.collect import collect
 from crossline.collectors.graph import Graph
@@ -172,3 +177,36 @@ def test_a_parent_facet_naming_a_run_with_another_job_is_dropped() -> None:
     nodes, edges = records_from_event(bad, report=report, runs=runs)
     assert not [e for e in edges if e.kind == EdgeKind.PARENT]
     assert nodes and [w.kind for w in report.warnings] == ["conflict"]
+
+
+# -- Unicode that is fine must stay exactly as it came -------------------------------------------
+# Every code point but NUL and the surrogates: combining marks, right-to-left text, U+2028,
+# noncharacters (U+FFFE, U+FFFF), emoji and astral planes, a BOM inside a string.
+UNICODE = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=40)
+
+
+@pytest.fixture(scope="module")
+def unicode_stores(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> dict[str, str]:
+    """A SQLite store and this module's PostgreSQL store, reused by every example."""
+    folder = tmp_path_factory.mktemp("unicode")
+    _, _, url = request.getfixturevalue("store_pg_database")
+    return {"sqlite": f"sqlite:///{folder / 'u.db'}", "postgresql": url}
+
+
+@settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+@given(name=UNICODE, value=UNICODE)
+def test_any_unicode_text_is_kept_exactly_on_both_backends(
+    unicode_stores: dict[str, str], tmp_path_factory: pytest.TempPathFactory, name: str, value: str,
+) -> None:
+    event = changed(TRAIN, "job", "name", value=f"u.{name}")
+    event = changed(event, "run", "runId", value=str(uuid.uuid4()))
+    event["run"]["facets"]["x-unicode"] = {"_producer": "p", "_schemaURL": "s", name: value}
+    path = _write(tmp_path_factory.mktemp("u") / "u.jsonl", [json.dumps(event, ensure_ascii=False).encode()])
+    for backend, url in unicode_stores.items():
+        with GraphStore.open(url) as store:
+            report = collect(store, [source_from_config({"type": "openlineage-file", "paths": [str(path)],
+                                                         "name": str(path)})])
+            assert not report.sources[str(path)].warnings, (backend, report.sources[str(path)].warnings)
+            run = Graph(store).node(run_id(event["run"]["runId"]))
+            assert run.props["facets.x-unicode"][name] == value, backend
+            assert Graph(store).node(run.props["job"]).name == f"u.{name}", backend
