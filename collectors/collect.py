@@ -73,7 +73,8 @@ def collect(store: Any, sources: Iterable[Source], *, progress: bool = False, co
             result = report.sources.setdefault(source.name, SourceReport(watermark=since))
             for batch in source.read(since):
                 warnings = [warning(w, source.name) for w in batch.warnings]
-                nodes, edges, refused = guard(batch.nodes, batch.edges, source.name, props=not source.checks_records)
+                checked = getattr(source, "checks_records", False)  # a duck-typed source checks nothing
+                nodes, edges, refused = guard(batch.nodes, batch.edges, source.name, props=not checked)
                 warnings += refused
                 store.write(nodes, edges, watermark=(source.name, batch.watermark), log=warnings)
                 result.scanned += batch.scanned
