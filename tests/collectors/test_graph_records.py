@@ -218,7 +218,7 @@ def test_a_store_made_before_find_gets_its_index(store_url: str) -> None:
         ])
     old.close()
     with Graph.open(store_url) as graph:
-        assert graph.store.schema_revision() == "0003"
+        assert graph.store.schema_revision() == "0004"
         assert [n.id for n in graph.find("loan-9120")] == [inference_id("credit-prod", "loan-9120")]
         indexes = {i["name"] for i in sa.inspect(graph.store.engine).get_indexes("nodes")}
     assert indexes == {"ix_nodes_kind_name"}

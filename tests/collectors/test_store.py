@@ -53,10 +53,10 @@ def dump(store: GraphStore) -> dict[str, Any]:
 # -- schema ---------------------------------------------------------------------------------
 def test_open_migrates_to_head_and_twice_is_a_no_op(store_url: str) -> None:
     with GraphStore.open(store_url) as first:
-        assert first.schema_revision() == "0003"
+        assert first.schema_revision() == "0004"
         schema = _schema(first.engine)
     with GraphStore.open(store_url) as second:
-        assert second.schema_revision() == "0003"
+        assert second.schema_revision() == "0004"
         assert _schema(second.engine) == schema
     assert {"nodes", "edges", "watermarks", "collection_log", "crossline_graph_version"} <= set(schema)
     assert schema["edges"]["indexes"] == [("ix_edges_dst_kind", ("dst", "kind", "src"))]
