@@ -24,7 +24,11 @@ VERSION_FOLDER = re.compile(r"\d+-\d+-\d+")
 
 
 def _shipped_documents() -> list[tuple[str, str]]:
-    """(repository path, text) of every JSON Schema under a ``schemas/<version>/`` folder the wheel ships."""
+    """(repository path, text) of every JSON Schema of crossline's own the wheel ships.
+
+    ``collectors/schemas/openlineage/`` holds the official OpenLineage schemas, shipped as
+    published (their ``$id``s are openlineage.io's): not crossline's to name.
+    """
     found = []
     for top, package in producer.PACKAGES.items():
         root = files(package)
@@ -35,7 +39,7 @@ def _shipped_documents() -> list[tuple[str, str]]:
                 where = f"{path}/{item.name}"
                 if item.is_dir():
                     stack.append((item, where))
-                elif item.name.endswith(".json") and "/schemas/" in where:
+                elif item.name.endswith(".json") and "/schemas/" in where and "/schemas/openlineage/" not in where:
                     found.append((where, item.read_text(encoding="utf-8")))
     return sorted(found)
 
