@@ -29,6 +29,14 @@ Time is data, and it is event time (DESIGN.md decision 3):
   derivation's other findings in ``derived``; sources record the facts, not the ends.
 
 Every edge made by reconciliation carries ``rule`` and ``evidence`` in its ``props``.
+
+Kinds per source: OpenLineage gives datasets, versions, jobs, runs, feature groups, code
+commits, approvals and deployments; SageMaker its lineage entities, jobs, packages,
+endpoints, feature groups, pipelines and their executions (an execution is the PARENT
+of its step jobs), experiments and trials; the Glue Data Catalog databases and tables
+(DATASETs named by the naming function's Glue rule, PART_OF their database); MLflow
+experiments, runs, logged models, registered models and their versions; a manual table
+MANUAL_FACTs, each RECORDS what it is about.
 """
 
 from __future__ import annotations
@@ -63,6 +71,21 @@ class NodeKind(StrEnum):
     CODE_COMMIT = "code_commit"
     INFERENCE = "inference"
     FEATURE_GROUP = "feature_group"
+    # SageMaker Pipelines and Experiments
+    PIPELINE = "sagemaker_pipeline"
+    PIPELINE_EXECUTION = "sagemaker_pipeline_execution"
+    SM_EXPERIMENT = "sagemaker_experiment"
+    SM_TRIAL = "sagemaker_trial"
+    # the Glue Data Catalog (tables are DATASET nodes, named by the naming function's Glue rule)
+    GLUE_DATABASE = "glue_database"
+    # MLflow
+    MLFLOW_EXPERIMENT = "mlflow_experiment"
+    MLFLOW_RUN = "mlflow_run"
+    MLFLOW_LOGGED_MODEL = "mlflow_logged_model"
+    MLFLOW_REGISTERED_MODEL = "mlflow_registered_model"
+    MLFLOW_MODEL_VERSION = "mlflow_model_version"
+    # facts a team keeps by hand (an audit table): evidence, never a system's record
+    MANUAL_FACT = "manual_fact"
 
 
 class EdgeKind(StrEnum):
@@ -77,11 +100,13 @@ class EdgeKind(StrEnum):
     SERVED = "served"  # endpoint variant -> inference
     APPROVED = "approved"  # approval -> model package
     CODE = "code"  # code commit -> run
+    RECORDS = "records"  # manual fact -> what it is about (a package, a dataset)
     # structural
     RUN_OF = "run_of"  # run -> job
     PARENT = "parent"  # parent run -> child run
     VERSION_OF = "version_of"  # dataset version -> dataset
     VARIANT_OF = "variant_of"  # endpoint variant -> endpoint
+    PART_OF = "part_of"  # table -> database, partition -> table, run -> experiment, version -> model
     SAME_AS = "SameAs"  # reconciliation: the same thing seen by two systems
 
 
@@ -89,7 +114,7 @@ FLOW_EDGES = frozenset(
     {
         EdgeKind.CONSUMED, EdgeKind.PRODUCED, EdgeKind.CONTRIBUTED_TO, EdgeKind.ASSOCIATED_WITH,
         EdgeKind.DERIVED_FROM, EdgeKind.SM_PRODUCED, EdgeKind.SERVES, EdgeKind.SERVED, EdgeKind.APPROVED,
-        EdgeKind.CODE, EdgeKind.SAME_AS,
+        EdgeKind.CODE, EdgeKind.RECORDS, EdgeKind.SAME_AS,
     }
 )
 
@@ -99,7 +124,7 @@ class Node:
     id: NodeId
     kind: NodeKind
     name: str
-    source: str  # which source recorded it: "marquez", "openlineage-file", "sagemaker", "data-capture"
+    source: str  # which source recorded it: "marquez", "openlineage-file", "sagemaker", "mlflow", "manual", ...
     props: dict[str, Any] = field(default_factory=dict)
     valid_from: datetime | None = None
     valid_to: datetime | None = None
@@ -168,3 +193,33 @@ def approval_id(package_arn: str, decided_at: datetime, system: str | None = Non
     records of two systems apart, so that joining them stays a finding with its rule."""
     base = f"approval:{package_arn}@{stamp(decided_at)}"
     return NodeId(f"{base}#{system}" if system else base)
+
+
+def mlflow_experiment_id(server: str, experiment: str) -> NodeId:
+    """An MLflow experiment: its id is only unique on its tracking server (``server``: host[:port][/path])."""
+    return NodeId(f"mlflow-experiment:{server}/{experiment}")
+
+
+def mlflow_run_id(run: str) -> NodeId:
+    """An MLflow run: run ids are UUIDs (hex), unique across servers."""
+    return NodeId(f"mlflow-run:{run}")
+
+
+def mlflow_logged_model_id(model: str) -> NodeId:
+    return NodeId(f"mlflow-logged-model:{model}")
+
+
+def mlflow_model_id(server: str, name: str, version: str | int | None = None) -> NodeId:
+    """A registered model (``version`` None) or one of its versions, on its tracking server."""
+    base = f"mlflow-model:{server}/{name}"
+    return NodeId(base if version is None else f"{base}/{version}")
+
+
+def manual_fact_id(origin: str, record: str) -> NodeId:
+    """A manual fact: its record id within the table it comes from (``origin``: the table's name)."""
+    return NodeId(f"manual:{origin}/{record}")
+
+
+def glue_database_id(region: str, account: str, database: str, partition: str = "aws") -> NodeId:
+    """A Glue database by its ARN (the catalog's ``arn:{partition}:glue:{region}:{account}:database/{name}``)."""
+    return NodeId(f"arn:{partition}:glue:{region}:{account}:database/{database}")

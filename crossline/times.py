@@ -24,6 +24,8 @@ Contract:
 - ``fixed(moment)``: ``2027-03-12T10:14:03.000000Z``, always to the microsecond, so that
   the text order of two values is their time order: the graph store's per-prop fact
   times are compared as text.
+- ``from_millis(value)``: epoch milliseconds (MLflow's times) to aware UTC, ``None`` for
+  nothing or something that is not a number.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any, overload
 
 from crossline.errors import ConfigError, InvalidEvent
 
-__all__ = ["UTC", "coerce", "fixed", "human", "iso", "now", "parse", "parse_user", "stamp", "utc"]
+__all__ = ["UTC", "coerce", "fixed", "from_millis", "human", "iso", "now", "parse", "parse_user", "stamp", "utc"]
 
 
 def now() -> datetime:
@@ -129,3 +131,13 @@ def human(moment: datetime) -> str:
 def fixed(moment: datetime) -> str:
     """``2027-03-12T10:14:03.000000Z``: fixed width, so text order is time order."""
     return utc(moment).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def from_millis(value: Any) -> datetime | None:
+    """Epoch milliseconds (MLflow stamps runs, metrics and models so) to aware UTC; None if not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return datetime.fromtimestamp(value / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None

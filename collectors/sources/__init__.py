@@ -68,6 +68,10 @@ BUILTIN: dict[str, str] = {
     "marquez": "crossline.collectors.sources.marquez:MarquezSource",
     "sagemaker": "crossline.collectors.sources.sagemaker:SageMakerSource",
     "data-capture": "crossline.collectors.sources.data_capture:DataCaptureSource",
+    "glue-catalog": "crossline.collectors.sources.glue_catalog:GlueCatalogSource",
+    "feature-store": "crossline.collectors.sources.feature_store:FeatureStoreSource",
+    "mlflow": "crossline.collectors.sources.mlflow_tracking:MlflowSource",
+    "manual": "crossline.collectors.sources.manual:ManualSource",
 }
 REGISTRY: dict[str, type[Source]] = {}
 

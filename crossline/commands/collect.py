@@ -1,7 +1,8 @@
 """``crossline collect``: read sources into the graph, reconcile, and report.
 
 Contract: the sources named by flags are read in the order given here (OpenLineage
-files, Marquez, SageMaker, data capture), each from its watermark, into the one store
+files, Marquez, SageMaker, the Glue Data Catalog, Feature Store, MLflow, manual facts,
+data capture), each from its watermark, into the one store
 (``crossline.settings``); then reconciliation. The report lists per source what was
 scanned and written, and the warnings as a table of source, kind, where (file and line,
 or the API call) and why, on stderr (the first 20; ``--json`` has all of them as objects
@@ -27,6 +28,14 @@ from crossline.errors import EXIT_FINDINGS
               help="Read OpenLineage JSONL files (a file, a folder or a glob); repeatable.")
 @click.option("--marquez", "marquez_url", default=None, metavar="URL", help="Read Marquez's API at this URL.")
 @click.option("--sagemaker", is_flag=True, help="Read SageMaker's lineage, jobs, registry and endpoints.")
+@click.option("--glue-catalog", "glue_catalog", is_flag=True,
+              help="Read the Glue Data Catalog: databases, tables, their S3 locations and partitions.")
+@click.option("--feature-store", "feature_store", is_flag=True,
+              help="Read SageMaker Feature Store: feature groups, offline stores and their Glue tables.")
+@click.option("--mlflow", "mlflow_url", default=None, metavar="URL",
+              help="Read the MLflow tracking server at this URL (needs crossline[mlflow]).")
+@click.option("--manual", "manual_paths", multiple=True, metavar="PATH",
+              help="Read manual facts: a CSV, or a DynamoDB JSON export folder (local or s3://); repeatable.")
 @click.option("--data-capture", "capture_prefixes", multiple=True, metavar="PREFIX",
               help="Read endpoint data capture under this S3 prefix, or in a local copy of it (a folder); "
                    "repeatable.")
@@ -38,6 +47,7 @@ from crossline.errors import EXIT_FINDINGS
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def collect(
     store_option: str | None, openlineage_paths: tuple[str, ...], marquez_url: str | None, sagemaker: bool,
+    glue_catalog: bool, feature_store: bool, mlflow_url: str | None, manual_paths: tuple[str, ...],
     capture_prefixes: tuple[str, ...], region: str | None, account: str | None, aws_endpoint: str | None, strict: bool,
     as_json: bool,
 ) -> None:
@@ -55,11 +65,20 @@ def collect(
     aws = {k: v for k, v in (("region", region), ("endpoint_url", aws_endpoint)) if v}
     if sagemaker:
         configs.append({"type": "sagemaker", **aws})
+    if glue_catalog:
+        configs.append({"type": "glue-catalog", **aws})
+    if feature_store:
+        configs.append({"type": "feature-store", **aws})
+    if mlflow_url:
+        configs.append({"type": "mlflow", "tracking_uri": mlflow_url})
+    if manual_paths:
+        configs.append({"type": "manual", "paths": list(manual_paths), **aws})
     if capture_prefixes:
         configs.append({"type": "data-capture", "prefixes": list(capture_prefixes), **aws,
                         **({"account": account} if account else {})})
     if not configs:
-        raise click.UsageError("name at least one source: --openlineage, --marquez, --sagemaker or --data-capture")
+        raise click.UsageError("name at least one source: --openlineage, --marquez, --sagemaker, --glue-catalog, "
+                               "--feature-store, --mlflow, --manual or --data-capture")
     sources = [source_from_config(c) for c in configs]
     with open_store(store_option) as store:
         report = run_collect(store, sources, progress=progress_wanted(as_json), console=err())

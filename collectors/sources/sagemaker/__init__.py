@@ -8,7 +8,9 @@ package / endpoint) so nothing holds every page:
 6. ``jobs``: training and processing jobs;
 7. ``registry``: model packages and their approval decisions;
 8. ``endpoints``: endpoints, variants, models and the SERVES intervals of their
-   deployment history.
+   deployment history;
+9-10. ``pipelines``: pipelines and their executions (the PARENT of their step jobs,
+   ``Produced`` the package they register), experiments and trials.
 
 ``source`` holds the config and the orchestration (the watermark rule below);
 ``common`` what processors share (one read's state, the API calls, value helpers);

@@ -2,8 +2,9 @@
 
 Contract:
 - ``Run`` is one read: the batch being filled (one record per id), the newest
-  CreationTime/LastModifiedTime seen, whether every list call succeeded, and the
-  report. ``Run.changed(*times)`` says whether an entity changed strictly after the
+  CreationTime/LastModifiedTime seen (``hold`` keeps the watermark before something
+  still changing, e.g. a pipeline execution still running), whether every list call
+  succeeded, and the report. ``source`` is the source its records are stamped with. ``Run.changed(*times)`` says whether an entity changed strictly after the
   watermark (and remembers the newest time); ``flush()`` hands over the pending batch
   with the watermark unchanged, since only the read's last batch may move it.
 - ``Api`` makes the calls: ``pages`` lists through the operation's paginator (a
@@ -12,7 +13,9 @@ Contract:
   warning and ``None``, and holds the watermark unless the entity is gone); ``first`` is
   a list's first item. A ``BotoCoreError`` (AWS unreachable) is a ``SourceError``.
 - A processor is ``fn(api, run) -> Iterator[Batch]``, one per entity kind, in the
-  modules ``lineage``, ``jobs``, ``registry`` and ``endpoints``.
+  modules ``lineage``, ``jobs``, ``registry``, ``endpoints`` and ``pipelines``. ``Api``
+  and ``Run`` also serve the Glue Data Catalog and Feature Store sources (``service``
+  names the service in "unreachable" errors).
 - A record's fact time (``at``, what the store merges by) is, unless the processor gives
   one or a ``valid_from``: its ``lastModifiedTime`` prop, else its ``creationTime``.
 """
@@ -66,7 +69,9 @@ class Run:
     since: datetime | None
     since_text: str | None
     report: SageMakerReport
+    source: str = SOURCE  # the source its records are stamped with (the Glue catalog and Feature Store reuse Run)
     newest: datetime | None = None
+    held: datetime | None = None  # the watermark may not pass this (something seen is still changing)
     complete: bool = True
     batch: Batch = field(default_factory=Batch)
     ids: set[tuple[str, ...]] = field(default_factory=set)
@@ -80,6 +85,16 @@ class Run:
         if self.newest is None or latest > self.newest:
             self.newest = latest
         return self.since is None or latest > self.since
+
+    def hold(self, moment: datetime) -> None:
+        """Keep the watermark at or before ``moment``: what started then is still changing."""
+        self.held = moment if self.held is None else min(self.held, moment)
+
+    def watermark(self) -> datetime | None:
+        """The newest time seen, held back by ``hold``; None when nothing was seen."""
+        if self.newest is None or self.held is None:
+            return self.newest
+        return min(self.newest, self.held)
 
     def scan(self, kind: str, count: int = 1) -> None:
         self.report.scanned[kind] += count
@@ -105,8 +120,8 @@ class Run:
 
     def same_as(self, a: str, b: str, rule: str, evidence: dict[str, Any]) -> None:
         props = {"rule": rule, "evidence": evidence}
-        self.edge(Edge(NodeId(a), NodeId(b), EdgeKind.SAME_AS, SOURCE, props))
-        self.edge(Edge(NodeId(b), NodeId(a), EdgeKind.SAME_AS, SOURCE, props))
+        self.edge(Edge(NodeId(a), NodeId(b), EdgeKind.SAME_AS, self.source, props))
+        self.edge(Edge(NodeId(b), NodeId(a), EdgeKind.SAME_AS, self.source, props))
 
     def flush(self) -> Batch | None:
         """The pending batch (watermark unchanged), or None if it holds nothing."""
@@ -129,9 +144,10 @@ def _timed(record: Any) -> Any:
 class Api:
     """The SageMaker calls processors make, with the error handling of the module docstring."""
 
-    def __init__(self, client: Callable[[], SageMakerClient], page_size: int) -> None:
+    def __init__(self, client: Callable[[], SageMakerClient], page_size: int, service: str = "SageMaker") -> None:
         self._client = client
         self.page_size = page_size
+        self.service = service  # named when it cannot be reached (the Glue catalog source reuses Api)
 
     @property
     def client(self) -> SageMakerClient:
@@ -148,7 +164,7 @@ class Api:
             run.warn(f"failed: {aws.error_text(err)}; the watermark stays", api_call(operation, params), "unavailable")
             raise ListFailed from err
         except BotoCoreError as err:
-            raise aws.unreachable(err, f"during {operation}") from err
+            raise aws.unreachable(err, f"during {operation}", self.service) from err
 
     def describe(self, run: Run, call: Callable[..., Any], what: str, **params: Any) -> dict[str, Any] | None:
         """One describe call; an error is a warning (and holds the watermark unless the entity is gone)."""
@@ -162,7 +178,7 @@ class Api:
                      api_call(getattr(call, "__name__", "describe"), params), "note" if gone else "unavailable")
             return None
         except BotoCoreError as err:
-            raise aws.unreachable(err, f"describing {what}") from err
+            raise aws.unreachable(err, f"describing {what}", self.service) from err
 
     def first(self, run: Run, operation: str, key: str, **params: Any) -> dict[str, Any] | None:
         for items in self.pages(run, operation, key, **params):

@@ -9,8 +9,9 @@ Contract (processors 1-5 of the source, each ``fn(api, run)`` yielding a batch p
    Scanned whole every read: SageMaker updates contexts in place.
 4. ``associations`` - one edge per association, of its SageMaker type (ContributedTo,
    AssociatedWith, DerivedFrom, Produced, SameAs); an unknown type is a warning.
-5. ``trial_components`` - ``SM_TRIAL_COMPONENT`` nodes, ``SameAs`` the job they record
-   (their Source, else the job their ``{job}-aws-{kind}`` name names).
+5. ``trial_components`` - ``SM_TRIAL_COMPONENT`` nodes with their parameters, metrics
+   (last, min, max, average, count) and input/output artifacts, ``SameAs`` the job they
+   record (their Source, else the job their ``{job}-aws-{kind}`` name names).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from crossline.collectors.model import Edge, EdgeKind, Node, NodeId, NodeKind
 from crossline.collectors.sources import Batch
 from crossline.collectors.sources.sagemaker.common import SOURCE, Api, Run, drop_none, identity, is_arn, iso
+from crossline.collectors.sources.sagemaker.pipelines import component_details
 
 ASSOCIATION_KINDS = {
     "ContributedTo": EdgeKind.CONTRIBUTED_TO,
@@ -166,6 +168,7 @@ def trial_components(api: Api, run: Run) -> Iterator[Batch]:
                 "Status": (described.get("Status") or item.get("Status") or {}).get("PrimaryStatus"),
                 "SourceArn": source.get("SourceArn"),
                 "SourceType": source.get("SourceType"),
+                **component_details(described),
                 "creationTime": iso(item.get("CreationTime")),
                 "lastModifiedTime": iso(item.get("LastModifiedTime")),
                 "api": "ListTrialComponents+DescribeTrialComponent",

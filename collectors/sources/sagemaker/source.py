@@ -18,7 +18,7 @@ import attrs
 
 from crossline.collectors import aws
 from crossline.collectors.sources import Batch, Source
-from crossline.collectors.sources.sagemaker import endpoints, jobs, lineage, registry
+from crossline.collectors.sources.sagemaker import endpoints, jobs, lineage, pipelines, registry
 from crossline.collectors.sources.sagemaker.common import Api, ListFailed, Run, SageMakerReport, parse_watermark
 from crossline.errors import ConfigError
 from crossline.times import stamp
@@ -30,6 +30,7 @@ Processor = Callable[[Api, Run], Iterator[Batch]]
 PROCESSORS: tuple[Processor, ...] = (
     lineage.artifacts, lineage.actions, lineage.contexts, lineage.associations, lineage.trial_components,
     jobs.training_jobs, jobs.processing_jobs, registry.model_packages, endpoints.endpoints,
+    pipelines.pipelines, pipelines.experiments,
 )
 
 
@@ -87,8 +88,9 @@ class SageMakerSource(Source):
             run.warn(f"some SageMaker reads failed: the watermark stays at {since!r}", "the read", "unavailable")
         last = run.batch
         last.watermark = since
-        if run.complete and run.newest is not None and (run.since is None or run.newest > run.since):
-            last.watermark = stamp(run.newest)
+        newest = run.watermark()
+        if run.complete and newest is not None and (run.since is None or newest > run.since):
+            last.watermark = stamp(newest)
         yield last
 
 
