@@ -4,7 +4,7 @@ The rest of the suite runs against the editable checkout, which hides a missing 
 data file or dependency declaration. Here the wheel is built from the checkout, installed
 (not editable, with pip and the pins of ``constraints.txt``) into a new virtual
 environment that sees nothing of the test environment, first bare, then with the
-``airflow`` and ``postgresql`` extras, and used there:
+``airflow``, ``postgresql`` and ``mlflow`` extras, and used there:
 
 - the wheel holds every module and data file of the product (``crossline/``,
   ``emitters/``, ``collectors/``: modules, JSON Schemas, migrations, the sample) and
@@ -13,7 +13,8 @@ environment that sees nothing of the test environment, first bare, then with the
   is declared), except the Airflow extractors, which need the extra;
 - ``crossline --version``, ``crossline sample``, ``crossline collect`` and ``crossline
   trace`` work on the shipped sample;
-- with the extras, every module of ``crossline.emitters.airflow`` imports.
+- with the extras, every module of ``crossline.emitters.airflow`` imports, and the mlflow
+  source finds MLflow's client.
 
 It takes about two minutes (most of it pip installing Airflow). ``-m "not wheel"``
 deselects it while iterating; CI runs it.
@@ -118,7 +119,7 @@ def test_the_command_runs_from_the_wheel(venv: Path) -> None:
 
 def test_the_airflow_extractors_import_with_the_extra(venv: Path, wheel: Path) -> None:
     proc = _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-c", str(ROOT / "constraints.txt"),
-                 f"{wheel}[airflow,postgresql]"])
+                 f"{wheel}[airflow,postgresql,mlflow]"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     modules = [m for m in _modules() if m.startswith("crossline.emitters.airflow")]
     assert len(modules) >= 2
@@ -131,3 +132,9 @@ def test_the_airflow_extractors_import_with_the_extra(venv: Path, wheel: Path) -
                 env={"AIRFLOW_HOME": str(venv / "airflow")})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len(json.loads(proc.stdout.strip().splitlines()[-1])) >= 7
+    # The mlflow extra brings MLflow's client, which the mlflow source imports only when used.
+    probe = ("from crossline.collectors.sources import source_from_config\n"
+             "print(type(source_from_config({'type': 'mlflow', 'tracking_uri': 'http://127.0.0.1:1'}).client).__name__)\n")
+    proc = _run([str(venv / "bin" / "python"), "-c", probe], cwd=venv)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "MlflowClient"
