@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from openlineage.client.event_v2 import InputDataset, OutputDataset
-from openlineage.client.facet_v2 import DatasetFacet, RunFacet
+from openlineage.client.facet_v2 import DatasetFacet, RunFacet, symlinks_dataset
 
 from crossline.emitters.facets import (
     CrosslineDeploymentRunFacet,
@@ -27,6 +27,7 @@ from crossline.emitters.facets import (
 )
 from crossline.emitters.facets.standard import content_version
 from crossline.emitters.naming import dataset_name, parse_arn
+from crossline.errors import InvalidEvent
 
 # Glue run arguments crossline reads (the job's own contract with its script).
 GLUE_INPUTS_ARG = "--input_paths"
@@ -40,7 +41,11 @@ def _dataset_facets(version: str | None, extra: Iterable[DatasetFacet] = ()) -> 
     if version:
         facets["version"] = content_version(version, None)
     for facet in extra:
-        facets[getattr(facet, "KEY", "")] = facet
+        # crossline's facets carry their KEY; the standard ones crossline adds are named here.
+        key = getattr(facet, "KEY", None) or ("symlinks" if isinstance(facet, symlinks_dataset.SymlinksDatasetFacet) else None)
+        if key is None:
+            raise InvalidEvent(f"no facet key for {type(facet).__name__}")
+        facets[key] = facet
     return facets
 
 
@@ -146,9 +151,51 @@ def evaluation_metrics(report: Mapping[str, Any], source: str) -> list[Crossline
 
 
 # -- Glue -------------------------------------------------------------------------------
+# The forms teams give a Glue job its data in, besides crossline's own: S3 paths
+# (comma-separated where several), and Glue Data Catalog tables as database/table pairs.
+GLUE_INPUT_PATH_ARGS = (GLUE_INPUTS_ARG, "--input_path", "--input_s3", "--s3_input", "--input_location", "--source_path")
+GLUE_OUTPUT_PATH_ARGS = (GLUE_OUTPUT_ARG, "--output_s3", "--s3_output", "--output_location", "--target_path")
+GLUE_INPUT_TABLE_ARGS = (("--source_database", "--source_table"), ("--input_database", "--input_table"),
+                         ("--database", "--table_name"))
+GLUE_OUTPUT_TABLE_ARGS = (("--target_database", "--target_table"), ("--output_database", "--output_table"))
+
+
 def glue_paths(arguments: Mapping[str, str]) -> tuple[list[str], str | None]:
+    """crossline's own Glue arguments: ``--input_paths`` (comma-separated) and ``--output_path``."""
     inputs = [p.strip() for p in (arguments.get(GLUE_INPUTS_ARG) or "").split(",") if p.strip()]
     return inputs, arguments.get(GLUE_OUTPUT_ARG) or None
+
+
+def _paths(arguments: Mapping[str, str], names: Iterable[str]) -> list[str]:
+    found: list[str] = []
+    for name in names:
+        for part in str(arguments.get(name) or "").split(","):
+            if part.strip().lower().startswith(("s3://", "s3a://", "s3n://")) and part.strip() not in found:
+                found.append(part.strip())
+    return found
+
+
+def _tables(arguments: Mapping[str, str], pairs: Iterable[tuple[str, str]], region: str | None,
+            account: str | None) -> list[str]:
+    if not (region and account):
+        return []
+    found = []
+    for database, table in pairs:
+        if arguments.get(database) and arguments.get(table):
+            arn = f"arn:aws:glue:{region}:{account}:table/{arguments[database]}/{arguments[table]}"
+            if arn not in found:
+                found.append(arn)
+    return found
+
+
+def glue_datasets(arguments: Mapping[str, str], region: str | None, account: str | None) -> tuple[list[str], list[str]]:
+    """Every dataset a Glue job's arguments declare, as (inputs, outputs): S3 URIs in the
+    argument forms above (crossline's first), then Glue tables as their ARNs (named only
+    when the region and account are known). Pass the job's DefaultArguments overridden by
+    the run's Arguments, as Glue merges them."""
+    inputs = _paths(arguments, GLUE_INPUT_PATH_ARGS) + _tables(arguments, GLUE_INPUT_TABLE_ARGS, region, account)
+    outputs = _paths(arguments, GLUE_OUTPUT_PATH_ARGS) + _tables(arguments, GLUE_OUTPUT_TABLE_ARGS, region, account)
+    return inputs, outputs
 
 
 def feature_snapshot(arguments: Mapping[str, str], output_uri: str, region: str | None, account: str | None) -> CrosslineFeatureSnapshotDatasetFacet | None:

@@ -35,6 +35,7 @@ from airflow.providers.openlineage.extractors.base import BaseExtractor, Default
 from crossline.emitters import code_location, sagemaker
 from crossline.emitters.content import read_content_version
 from crossline.emitters.facets.standard import code_location as code_location_facet
+from crossline.emitters.facets.standard import symlinks_to
 from crossline.emitters.naming import s3_location
 from crossline.errors import SourceError
 from crossline.redact import redact_event
@@ -131,21 +132,30 @@ for _name in _EXTRACT_METHODS:
 
 
 class GlueJobExtractor(_CrosslineExtractor):
-    """GlueJobOperator: inputs and outputs from the run's arguments, run id, feature snapshot.
+    """GlueJobOperator: inputs and outputs from the job's arguments, run id, feature snapshot.
 
-    The Glue job's arguments are its contract with its script: ``--input_paths``
-    (comma-separated URIs), ``--output_path``, and for a feature job ``--feature_group``
-    and ``--snapshot_version``.
+    The arguments are the job's contract with its script. Read: crossline's own
+    (``--input_paths`` comma-separated, ``--output_path``, and for a feature job
+    ``--feature_group`` and ``--snapshot_version``) and the forms teams commonly use
+    (``sagemaker.GLUE_INPUT_PATH_ARGS``/``GLUE_OUTPUT_PATH_ARGS``: ``--input_path``,
+    ``--output_s3``, ``--target_path``, ...; Glue Data Catalog tables as
+    ``--source_database``/``--source_table``, ``--target_database``/``--target_table``,
+    ...), from the job's DefaultArguments overridden by the run's Arguments, as Glue
+    merges them. A catalog table is the dataset OpenLineage names for it, with a
+    ``symlinks`` facet to its S3 location when the catalog gives one (so the table joins
+    the data under it). Lineage Glue itself reports (Glue 5.0's "generate lineage
+    events", sent to Amazon DataZone) reaches the collector through DataZone or the
+    events' own transport, not through the operator; nothing here repeats it.
     """
 
     operator_classes = ("GlueJobOperator",)
 
     def _execute_extraction(self) -> OperatorLineage | None:
-        args = getattr(self.operator, "script_args", None) or {}
-        inputs, output = sagemaker.glue_paths(args)
+        args = self._arguments({})
+        inputs, outputs = sagemaker.glue_datasets(args, None, None)  # tables need the account: on complete
         return OperatorLineage(
             inputs=[sagemaker.input_dataset(u) for u in inputs],
-            outputs=[sagemaker.output_dataset(output)] if output else [],
+            outputs=[sagemaker.output_dataset(u) for u in outputs],
             job_facets=self._job_facets(args),
         )
 
@@ -158,14 +168,13 @@ class GlueJobExtractor(_CrosslineExtractor):
                 lambda: self._client("glue").get_job_run(JobName=self.operator.job_name, RunId=run_id)["JobRun"],
                 {},
             )
-        args = dict(getattr(self.operator, "script_args", None) or {})
-        args.update(run.get("Arguments") or {})
-        inputs, output = sagemaker.glue_paths(args)
-        outputs = []
-        if output:
-            region, account = self._region_account()
-            snapshot = sagemaker.feature_snapshot(args, output, region, account)
-            outputs.append(sagemaker.output_dataset(output, self._version(output), [snapshot] if snapshot else []))
+        args = self._arguments(run.get("Arguments") or {})
+        region, account = self._region_account()
+        inputs, outputs = sagemaker.glue_datasets(args, region, account)
+        output_datasets = []
+        for number, uri in enumerate(outputs):
+            snapshot = sagemaker.feature_snapshot(args, uri, region, account) if number == 0 and uri.startswith("s3") else None
+            output_datasets.append(self._dataset(uri, output=True, extra=[snapshot] if snapshot else []))
         run_facets: dict[str, Any] = {}
         if run_id:
             from openlineage.client.facet_v2 import external_query_run
@@ -174,11 +183,36 @@ class GlueJobExtractor(_CrosslineExtractor):
                 externalQueryId=run_id, source=f"glue:{self.operator.job_name}"
             )
         return OperatorLineage(
-            inputs=[sagemaker.input_dataset(u, self._version(u)) for u in inputs],
-            outputs=outputs,
+            inputs=[self._dataset(u, output=False) for u in inputs],
+            outputs=output_datasets,
             run_facets=run_facets,
             job_facets=self._job_facets(args),
         )
+
+    def _arguments(self, run_arguments: dict[str, Any]) -> dict[str, Any]:
+        """The job's DefaultArguments (as created, else as Glue has them), then the operator's, then the run's."""
+        kwargs = getattr(self.operator, "create_job_kwargs", None) or {}
+        defaults = dict(kwargs.get("DefaultArguments") or {}) if isinstance(kwargs, dict) else {}
+        if not defaults and getattr(self.operator, "_job_run_id", None):
+            defaults = best_effort(
+                f"reading Glue job {self.operator.job_name}",
+                lambda: dict(self._client("glue").get_job(JobName=self.operator.job_name)["Job"].get("DefaultArguments") or {}),
+                {},
+            )
+        return {**defaults, **dict(getattr(self.operator, "script_args", None) or {}), **run_arguments}
+
+    def _dataset(self, uri: str, output: bool, extra: list[Any] | None = None) -> Any:
+        make = sagemaker.output_dataset if output else sagemaker.input_dataset
+        if not uri.startswith("arn:aws:glue:"):
+            return make(uri, self._version(uri), extra or [])
+        location = best_effort(f"reading the catalog location of {uri}", lambda: self._table_location(uri), None)
+        links = best_effort("naming the table's location", lambda: [symlinks_to(location, type="LOCATION")], []) if location else []
+        return make(uri, None, [*(extra or []), *links])
+
+    def _table_location(self, arn: str) -> str | None:
+        database, table = arn.split(":table/", 1)[1].split("/", 1)
+        found = self._client("glue").get_table(DatabaseName=database, Name=table)["Table"]
+        return (found.get("StorageDescriptor") or {}).get("Location") or None
 
     def _region_account(self) -> tuple[str | None, str | None]:
         def lookup() -> tuple[str | None, str | None]:

@@ -36,6 +36,36 @@ def test_glue_paths(args: dict, inputs: list, output: str | None) -> None:
     assert sagemaker.glue_paths(args) == (inputs, output)
 
 
+@pytest.mark.parametrize(
+    ("args", "inputs", "outputs"),
+    [
+        # crossline's own arguments come first, as before
+        ({"--input_paths": "s3://a/x/,s3://b/y.csv", "--output_path": "s3://c/z/"}, ["s3://a/x/", "s3://b/y.csv"], ["s3://c/z/"]),
+        # the forms the bed's job runner writes, and their input counterparts
+        ({"--input_path": "s3://raw/in/", "--output_s3": "s3://out/a/"}, ["s3://raw/in/"], ["s3://out/a/"]),
+        ({"--s3_input": "s3://raw/x", "--s3_output": "s3://out/b/", "--target_path": "s3://out/c/"}, ["s3://raw/x"], ["s3://out/b/", "s3://out/c/"]),
+        ({"--source_path": "s3://raw/y/", "--output_location": "s3://out/d/"}, ["s3://raw/y/"], ["s3://out/d/"]),
+        # catalog tables, named by the Glue rule (the second story's curation job)
+        ({"--source_database": "fraud_raw", "--source_table": "card_transactions", "--target_database": "fraud_curated",
+          "--target_table": "transactions_daily", "--week": "2027-W14"},
+         ["arn:aws:glue:eu-west-1:210987654321:table/fraud_raw/card_transactions"],
+         ["arn:aws:glue:eu-west-1:210987654321:table/fraud_curated/transactions_daily"]),
+        ({"--output_database": "db", "--output_table": "t", "--input_database": "db", "--input_table": "s"},
+         ["arn:aws:glue:eu-west-1:210987654321:table/db/s"], ["arn:aws:glue:eu-west-1:210987654321:table/db/t"]),
+        # half a pair, or a value that is not S3, names nothing
+        ({"--source_database": "fraud_raw", "--output_path": "hdfs://x/y"}, [], []),
+        ({}, [], []),
+    ],
+)
+def test_glue_datasets_reads_the_common_argument_forms(args: dict, inputs: list, outputs: list) -> None:
+    assert sagemaker.glue_datasets(args, "eu-west-1", "210987654321") == (inputs, outputs)
+
+
+def test_glue_tables_need_the_account() -> None:
+    args = {"--source_database": "d", "--source_table": "t", "--output_s3": "s3://o/p/"}
+    assert sagemaker.glue_datasets(args, None, None) == ([], ["s3://o/p/"])
+
+
 def test_code_location_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
