@@ -120,6 +120,7 @@ def main(log_level: str | None, verbose: int) -> None:
 
 def _register() -> None:
     from crossline.commands.collect import collect
+    from crossline.commands.explain import explain, unmatched
     from crossline.commands.lineage import lineage
     from crossline.commands.log import log as collection_log
     from crossline.commands.query import query
@@ -128,7 +129,8 @@ def _register() -> None:
     from crossline.commands.trace import trace
     from crossline.commands.writeback import writeback
 
-    for command in (collect, collection_log, trace, query, writeback, lineage, show_config, sample):
+    for command in (collect, collection_log, trace, query, explain, unmatched, writeback, lineage, show_config,
+                    sample):
         main.add_command(command)
 
 

@@ -134,7 +134,7 @@ class GlueCatalogSource(Source):
                         "catalogId": account,
                         "locationUri": database.get("LocationUri"),
                         "description": database.get("Description"),
-                        "createTime": iso(database.get("CreateTime")),
+                        "creationTime": iso(database.get("CreateTime")),
                         "api": "GetDatabases",
                     })))
                 try:
@@ -181,8 +181,8 @@ class GlueCatalogSource(Source):
             "description": table.get("Description"),
             "versionId": table.get("VersionId"),
             "versions": self._versions(api, run, database, name),
-            "createTime": iso(table.get("CreateTime")),
-            "updateTime": iso(table.get("UpdateTime")),
+            "creationTime": iso(table.get("CreateTime")),
+            "lastModifiedTime": iso(table.get("UpdateTime")),
             "api": "GetTables+GetTableVersions",
         })
         run.node(Node(table_id, NodeKind.DATASET, dataset, SOURCE, props))
