@@ -48,32 +48,48 @@ def lines(trace: Trace, *, findings: bool = True) -> list[tuple[int, str, str]]:
         out.append((0, f"GAP: {trace.model_version.gap}", ""))
         return out
     out.append((0, f"ModelPackage {mv.get('group')}/{mv.get('version')} ({_approval_state(trace)})", _evidence(trace.model_version)))
+    execution = tr.get("pipelineExecution")
+    if execution:
+        started = (execution.get("startedBy") or {}).get("job")
+        how = f"from Airflow {started}" if started else execution.get("status") or "no orchestrator run recorded"
+        out.append((1, f"Pipeline execution {execution['name']} ({how})", f"sagemaker {execution['arn']}"))
     if trace.training.gap and not tr:
         out.append((1, f"GAP: {trace.training.gap}", ""))
     else:
         out.append((1, f"Training job {tr.get('trainingJobName')} (ended {_day(tr.get('endedAt'))})", _evidence(trace.training)))
         hp = " ".join(f"{k}={v}" for k, v in sorted(tr.get("hyperparameters", {}).items(), key=lambda kv: _hp_order(kv[0])))
         out.append((2, f"hyperparameters: {hp or 'none recorded'}", ""))
-        metrics = " ".join(f"{m['name']}={m['value']:g}" for m in tr.get("metrics", []) if m["kind"] == "evaluation")
-        training_metrics = " ".join(f"{m['name']}={m['value']:g}" for m in tr.get("metrics", []) if m["kind"] == "training")
-        out.append((2, f"metrics: {metrics or 'no evaluation metrics recorded'}" + (f" (training: {training_metrics})" if training_metrics else ""), ""))
+        out.append((2, f"metrics: {_metrics(tr.get('metrics', []))}", ""))
         if trace.training_dataset.gap and not td:
             out.append((2, f"GAP: {trace.training_dataset.gap}", ""))
         else:
-            out.append((2, f"Training dataset s3://{_s3(td.get('dataset'))} (version {td.get('version')})", _evidence(trace.training_dataset)))
+            by = f", by {td['producedBy']}" if td.get("producedBy") else ""
+            out.append((2, f"Training dataset s3://{_s3(td.get('dataset'))} (version {td.get('version')}){by}", _evidence(trace.training_dataset)))
             for snap in fe.get("featureSnapshots", []):
-                out.append((3, f"Feature group {snap['featureGroup']}, version {snap['version']} (content {snap['contentVersion']})", _evidence(trace.features)))
+                out.append((3, _snapshot(snap), _evidence(trace.features)))
             for other in fe.get("otherInputs", []):
-                label = "Exclusion list" if "excl" in other["dataset"] else "Input"
-                out.append((3, f"{label} s3://{_s3(other['dataset'])} (version {other['contentVersion']})", _evidence(trace.features)))
+                label = other.get("label") or ("Exclusion list" if "excl" in other["dataset"] else "Input")
+                notes = [f"version {other['contentVersion']}"] if other.get("contentVersion") else []
+                notes += [f"{(m.get('value') or '').lower() or 'recorded'} {m.get('ticket') or ''}".rstrip() + f", manual {m.get('record')}"
+                          for m in other.get("manual") or []]
+                out.append((3, f"{label} s3://{_s3(other['dataset'])}" + (f" ({'; '.join(notes)})" if notes else ""), _evidence(trace.features)))
             if trace.features.gap:
                 out.append((3, f"GAP: {trace.features.gap}", ""))
+        for run in tr.get("mlflowRuns", []):
+            versions = ", ".join(v["name"] + (f" ({', '.join(v['aliases'])})" if v.get("aliases") else "") for v in run.get("modelVersions", []))
+            out.append((2, f"MLflow run {run.get('name')} ({run.get('runId')})" + (f" -> model version {versions}" if versions else ""), ""))
         for code in tr.get("code", []):
-            out.append((2, f"Code commit {code['repo'].removeprefix('https://')} @ {code['commit']}", ""))
+            origin = " (from MLflow)" if code.get("from") == "mlflow" else ""
+            out.append((2, f"Code commit {code['repo'].removeprefix('https://')} @ {code['commit']}{origin}", ""))
         if trace.training.gap:
             out.append((2, f"GAP: {trace.training.gap}", ""))
     if trace.approval.gap:
         out.append((1, f"GAP: {trace.approval.gap}", ""))
+    elif ap.get("manualRecords") and ap.get("approved", "approvedAt" in ap):
+        for record in ap["manualRecords"]:
+            out.append((1, f"Approval: decided by {record.get('decidedBy')} {_day(record.get('decidedAt'))}, ticket {record.get('ticket')}, "
+                           f"manual record {record.get('record')} recorded by {record.get('recordedBy')} {_day(record.get('recordedAt'))}; "
+                           f"applied in the registry by {ap.get('approver')} {_day(ap.get('approvedAt'))}", _evidence(trace.approval)))
     elif ap.get("approved", "approvedAt" in ap):
         out.append((1, f"Approval record {ap.get('approver')}, {_day(ap.get('approvedAt'))}: {ap.get('description') or ''}".rstrip(": "), _evidence(trace.approval)))
     else:
@@ -111,6 +127,30 @@ def _approval_state(trace: Trace) -> str:
     if ap.get("status"):
         return f"NOT APPROVED at {at}: {ap['status']} since {_day(ap.get('decidedAt'))} by {ap.get('approver')}"
     return f"NOT APPROVED at {at}: no approval decision before it"
+
+
+def _metrics(metrics: list[dict[str, Any]]) -> str:
+    """Evaluation metrics first, then those a tracking server recorded (with where), then training's."""
+    def values(kind: str) -> list[str]:
+        return [f"{m['name']}={m['value']:g}" for m in metrics if m["kind"] == kind and isinstance(m.get("value"), int | float)]
+
+    text = " ".join(values("evaluation"))
+    tracked = values("mlflow")
+    if tracked:
+        where = next((m.get("source") for m in metrics if m["kind"] == "mlflow"), None)
+        text = f"{text} {' '.join(tracked)}".strip() + (f" ({where})" if where else "")
+    text = text or "no evaluation metrics recorded"
+    training = values("training")
+    return text + (f" (training: {' '.join(training)})" if training else "")
+
+
+def _snapshot(snap: dict[str, Any]) -> str:
+    if snap.get("version"):
+        return f"Feature group {snap['featureGroup']}, version {snap['version']} (content {snap['contentVersion']})"
+    store = snap.get("offlineStore") or f"s3://{_s3(snap.get('dataset'))}"
+    if snap.get("glueTable"):
+        return f"Feature group {snap['featureGroup']} (Glue table {snap['glueTable']} = {store})"
+    return f"Feature group {snap['featureGroup']} (offline store {store})"
 
 
 def _s3(dataset: str | None) -> str:
@@ -174,8 +214,10 @@ def to_pdf(trace: Trace, path: Path) -> Path:
 
     story = [
         Paragraph("Model decision trace", styles["Title"]),
-        Paragraph(escape(f"Correct as of {trace.as_of}. Generated by crossline from OpenLineage events, "
-                         "SageMaker's lineage and registry, and endpoint data capture."), styles["Normal"]),
+        Paragraph(escape(f"Correct as of {trace.as_of}. Generated by crossline from the records named as "
+                         "evidence: OpenLineage events, SageMaker's lineage, registry and pipelines, endpoint data "
+                         "capture, and where collected MLflow, the Glue Data Catalog, Feature Store and manual records."),
+                  styles["Normal"]),
         Spacer(1, 6 * mm),
     ]
     for depth, text, ev in lines(trace, findings=False):

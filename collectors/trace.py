@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from crossline.collectors import capture, timeline
 from crossline.collectors.packages import is_package, package_facts
+from crossline.collectors import trace_lineage as lineage
 from crossline.collectors.graph import Graph, Hop
 from crossline.collectors.model import EdgeKind, Node, NodeId, NodeKind, dataset_id, inference_id
 from crossline.collectors.openlineage import MODEL_PACKAGE_FACET, facet_prop
@@ -73,7 +74,8 @@ SNAPSHOT = CrosslineFeatureSnapshotDatasetFacet.KEY
 
 SCHEMA = schema_id("collectors/schemas", "1-1-0", "Trace")
 """The JSON form's schema: ``collectors/schemas/1-1-0/Trace.json`` in the repository and the wheel
-(1-1-0 adds ``findings``; 1-0-0 stays as it was published)."""
+(1-1-0 adds ``findings`` and the evidence sources mlflow, manual, glue-catalog and
+feature-store; 1-0-0 stays as it was published)."""
 
 
 def trace_schema() -> dict[str, Any]:
@@ -118,6 +120,11 @@ class Trace:
         data = asdict(self)
         data["gaps"] = self.gaps
         return data
+
+
+FIRST_STEP = frozenset({EdgeKind.APPROVED, EdgeKind.SAME_AS, EdgeKind.VERSION_OF, EdgeKind.PRODUCED,
+                        EdgeKind.SM_PRODUCED, EdgeKind.CONTRIBUTED_TO, EdgeKind.RECORDS})
+SECOND_STEP = frozenset({EdgeKind.APPROVED, EdgeKind.PRODUCED, EdgeKind.SAME_AS, EdgeKind.CONTRIBUTED_TO})
 
 
 class _Steps:
@@ -213,9 +220,10 @@ def _partial(subject: Answer, at: datetime | None, gap: str) -> Trace:
 def _trace_package(g: Graph, package: Node, subject: Answer, as_of: datetime | None) -> Trace:
     facts = package_facts(package)
     artifact = _artifact_dataset(facts["modelDataUrl"])
-    # Step 1: the package's approvals and SameAs records; the model artifact's versions and producers.
-    first = _Steps(g.step([package.id, *([artifact] if artifact else [])], "both",
-                          {EdgeKind.APPROVED, EdgeKind.SAME_AS, EdgeKind.VERSION_OF, EdgeKind.PRODUCED}))
+    # Step 1: the package's approvals and SameAs records, the execution that produced it,
+    # the runs that contributed to it, manual records of it; the model artifact's versions
+    # and producers.
+    first = _Steps(g.step([package.id, *([artifact] if artifact else [])], "both", FIRST_STEP))
     others = [h for h in first.same_as(package.id) if h.node is not None]
     # The registry's record when SageMaker's side was collected, whichever side served.
     registry = package if package.kind is NodeKind.MODEL_PACKAGE else next(
@@ -224,27 +232,36 @@ def _trace_package(g: Graph, package: Node, subject: Answer, as_of: datetime | N
         facts = {k: v if v is not None else facts[k] for k, v in package_facts(registry).items()}
     model_version = Answer(value=facts, evidence=[_package_evidence(registry)])
     versions = [h.end for h in first.into(artifact, EdgeKind.VERSION_OF)] if artifact else []
-    # Step 2: the approvals the other side recorded on its record of the package; the versions' producers.
-    starts = [*(h.end for h in others), *versions]
-    second = _Steps(g.step(starts, "in", {EdgeKind.APPROVED, EdgeKind.PRODUCED})) if starts else _Steps([])
+    context = lineage.Context.of(package, first)
+    # Step 2: the approvals the other side recorded on its record of the package; the
+    # versions' producers; the manual records that corroborate a decision; what the
+    # package's SageMaker artifact was made from; the Airflow run that started the
+    # package's pipeline execution.
+    starts = list(dict.fromkeys([*(h.end for h in others), *versions, *context.decisions,
+                                 *context.package_artifacts, *context.execution_ids]))
+    second = _Steps(g.step(starts, "in", SECOND_STEP)) if starts else _Steps([])
+    context.read_second(second)
     approvals = [h.node for n in [package.id, *(h.end for h in others)]
                  for h in (first if n == package.id else second).into(n, EdgeKind.APPROVED) if h.node is not None]
-    approval, findings = _approval(facts, approvals, as_of)
+    approval, findings = _approval(facts, approvals, as_of, second)
     # Candidates as the artifact's lineage orders them: the dataset itself, then its versions.
     candidates = ([(artifact, first)] if artifact else []) + [(v, second) for v in versions]
     run = next(((h, a) for a, steps in candidates for h in steps.into(a, EdgeKind.PRODUCED)
                 if _props(h).get("sagemakerJobKind") == "training"), None)
-    training, training_dataset, features = Answer(), Answer(), Answer()
     if run is None:
-        gap = f"no OpenLineage run produced the model artifact {facts['modelDataUrl']}"
-        training.gap = training_dataset.gap = features.gap = gap
-    else:
-        hop, made = run
-        # Step 3: the run's SageMaker job, inputs and code; who consumed the model artifact.
-        third = _Steps(g.step([hop.end, made], "both", {EdgeKind.SAME_AS, EdgeKind.CONSUMED, EdgeKind.CODE}))
-        training = _training(hop, made, third)
-        training_dataset, producer = _training_dataset(g, hop.end, third)
-        features = _features(g, producer) if producer else Answer(gap="no run is recorded as producing the training dataset")
+        # No OpenLineage run made the model: SageMaker's own lineage (a pipeline's jobs,
+        # their trial components and artifacts), MLflow, Feature Store and manual facts.
+        training, training_dataset, features = lineage.from_sagemaker(g, context, second)
+        if training.gap and training_dataset.gap and not training.value:
+            gap = f"no OpenLineage run produced the model artifact {facts['modelDataUrl']}, and {training.gap}"
+            training.gap = training_dataset.gap = features.gap = gap
+        return Trace(subject, iso(as_of), model_version, training_dataset, features, training, approval, findings)
+    hop, made = run
+    # Step 3: the run's SageMaker job, inputs and code; who consumed the model artifact.
+    third = _Steps(g.step([hop.end, made], "both", {EdgeKind.SAME_AS, EdgeKind.CONSUMED, EdgeKind.CODE}))
+    training = _training(hop, made, third)
+    training_dataset, producer = _training_dataset(g, hop.end, third)
+    features = _features(g, producer) if producer else Answer(gap="no run is recorded as producing the training dataset")
     return Trace(subject, iso(as_of), model_version, training_dataset, features, training, approval, findings)
 
 
@@ -263,7 +280,8 @@ def _artifact_dataset(url: Any) -> NodeId | None:
         return None
 
 
-def _approval(package: dict[str, Any], records: list[Node], as_of: datetime | None) -> tuple[Answer, list[str]]:
+def _approval(package: dict[str, Any], records: list[Node], as_of: datetime | None,
+              second: _Steps) -> tuple[Answer, list[str]]:
     """The decision in force at ``as_of``, the history up to it, and what is a finding about it."""
     facts = [f for f in (timeline.decision_fact(n) for n in records) if f is not None]
     arn = package.get("modelPackageArn")
@@ -298,6 +316,12 @@ def _approval(package: dict[str, Any], records: list[Node], as_of: datetime | No
         findings.append(f"model package {name} was NOT approved at {when}: {current.status} since "
                         f"{iso(current.at)} by {current.approver} ({' + '.join(current.systems)})"
                         + (f"; approved later, at {iso(later.at)} by {later.approver}" if later else ""))
+    manual = [m for f in current.facts for m in lineage.manual_records(second, f.node)]
+    if manual:  # a ticket or a committee's minutes that record the same decision
+        record = manual[0]
+        value.update({"decidedBy": record.get("decidedBy"), "ticket": record.get("ticket"), "manualRecords": manual})
+        evidence += [Evidence("manual", str(m.get("readFrom") or m["id"]), m.get("recordedAt"),
+                              f"{m.get('record')} recorded by {m.get('recordedBy')}; rule {m.get('rule')}") for m in manual]
     for conflict in current.conflicts:
         said = "; ".join(f"{r['system']} says {r.get('approver') or r.get('status')}" for r in conflict["records"])
         findings.append(f"the systems disagree on the {conflict['kind']} of the decision in force ({iso(current.at)}): {said}")
