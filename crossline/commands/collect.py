@@ -110,7 +110,11 @@ def _print_report(summary: dict[str, Any], counts: dict[str, int], store: str) -
     links = rec.get("links", {})
     console.print(f"matched: {sum(links.values())} links " + ", ".join(f"{k}={v}" for k, v in sorted(links.items())))
     unmatched = rec.get("unmatched", {})
-    console.print(f"unmatched: {sum(unmatched.values())} " + ", ".join(f"{k}={v}" for k, v in sorted(unmatched.items())))
+    console.print(f"unmatched: {sum(unmatched.values())} " + ", ".join(f"{k}={v}" for k, v in sorted(unmatched.items()))
+                  + (" ('crossline unmatched' lists them with the keys tried)" if unmatched else ""))
+    if rec.get("conflicts"):
+        console.print(f"conflicts: {rec['conflicts']} manual fact(s) a system's record contradicts; the system's record "
+                      "wins (see the warnings)")
     timelines = rec.get("timelines", {})
     if timelines:
         console.print("timelines: " + ", ".join(f"{k}={v}" for k, v in sorted(timelines.items())))

@@ -241,3 +241,24 @@ def test_kill_9_mid_collection_then_resume_gives_the_identical_graph(
         resumed = Graph(store).dump()
     full, _ = collected
     assert resumed == Graph(full).dump()
+
+
+def test_the_trace_through_sagemakers_lineage_stays_a_fixed_number_of_statements(collected) -> None:
+    """Seven batched steps past the serving package (the credit story's path takes two before
+    its OpenLineage run): twelve statements with BEGIN, whatever the graph's size."""
+    from sqlalchemy import event
+
+    store, _ = collected
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_rest) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    graph = Graph(store)
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        trace = trace_inference(graph, s2.INFERENCE_ID)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert trace.gaps == []
+    assert len(seen) <= 12, seen
