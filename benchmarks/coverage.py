@@ -58,6 +58,7 @@ def old_rules(ref: str) -> Any:
     text = subprocess.run(["git", "-C", str(REPO), "show", f"{ref}:collectors/reconcile.py"], check=True,
                           capture_output=True, text=True).stdout
     module = types.ModuleType("crossline_reconcile_before")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
     exec(compile(text, f"{ref}:collectors/reconcile.py", "exec"), module.__dict__)  # noqa: S102 - our own file at a commit
     return module
 
