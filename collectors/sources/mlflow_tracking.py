@@ -48,9 +48,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
-
-import attrs
 
 from crossline.collectors.model import (
     Edge,
@@ -66,57 +63,20 @@ from crossline.collectors.model import (
     mlflow_run_id,
 )
 from crossline.collectors.sources import Batch, Source
+from crossline.collectors.sources.mlflow_config import (
+    MlflowConfig,
+    drop_none,
+    first_line,
+    logged_model_of,
+    millis,
+    parse_watermark,
+    source_uri,
+)
 from crossline.errors import ConfigError, InvalidEvent, SourceError
-from crossline.times import from_millis, stamp
 
 SOURCE = "mlflow"
 T = TypeVar("T")
 GIT_REPO, GIT_COMMIT = "mlflow.source.git.repoURL", "mlflow.source.git.commit"
-
-
-def _positive(name: str) -> Callable[[Any, Any, Any], None]:
-    def check(_: Any, __: Any, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(f"mlflow source: {name} must be a non-negative integer, not {value!r}")
-    return check
-
-
-@attrs.frozen(kw_only=True)
-class MlflowConfig:
-    tracking_uri: str
-    experiments: tuple[str, ...] | None = attrs.field(
-        default=None, converter=lambda v: None if v is None else ((v,) if isinstance(v, str) else tuple(v)))
-    registry: bool = True
-    page_size: int = attrs.field(default=500, validator=_positive("page_size"))
-    lookback_seconds: int = attrs.field(default=3600, validator=_positive("lookback_seconds"))
-    max_retries: int = attrs.field(default=2, validator=_positive("max_retries"))
-    timeout: int = attrs.field(default=30, validator=_positive("timeout"))
-
-    @classmethod
-    def from_dict(cls, config: dict[str, Any]) -> MlflowConfig:
-        values = dict(config)
-        if "url" in values:
-            values.setdefault("tracking_uri", values.pop("url"))
-        known = {a.name for a in attrs.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ConfigError(f"mlflow source: unknown keys {sorted(unknown)}; known: {sorted(known | {'url'})}")
-        uri = values.get("tracking_uri")
-        if not isinstance(uri, str) or urlsplit(uri).scheme not in ("http", "https") or not urlsplit(uri).netloc:
-            raise ConfigError(f"mlflow source: tracking_uri must be the server's http(s) URL, not {uri!r}")
-        try:
-            made = cls(**values)
-        except TypeError as err:
-            raise ConfigError(f"mlflow source: {err}") from err
-        if made.page_size < 1:
-            raise ConfigError("mlflow source: page_size must be at least 1")
-        return made
-
-    @property
-    def server(self) -> str:
-        """The server as ids name it: host[:port][/path]."""
-        parts = urlsplit(self.tracking_uri)
-        return f"{parts.netloc}{parts.path.rstrip('/')}"
 
 
 @dataclass
@@ -220,7 +180,7 @@ class MlflowSource(Source):
             return fn()
         except MlflowException as err:
             self._complete = False
-            self._warn(f"{what}: {_first_line(err)}")
+            self._warn(f"{what}: {first_line(err)}")
             raise _Failed from err
 
     def _pages(self, fetch: Callable[[str | None], Any], what: str) -> Iterator[Any]:
@@ -244,7 +204,7 @@ class MlflowSource(Source):
             try:
                 page = self.client.search_experiments(max_results=min(self.config.page_size, 1000), page_token=token)
             except MlflowException as err:
-                raise SourceError(f"MLflow at {self.config.tracking_uri} cannot be read: {_first_line(err)}") from err
+                raise SourceError(f"MLflow at {self.config.tracking_uri} cannot be read: {first_line(err)}") from err
             found.extend(e for e in page if wanted is None or e.name in wanted)
             token = page.token
             if not token:
@@ -252,10 +212,10 @@ class MlflowSource(Source):
         for experiment in found:
             self._scan("experiment")
             self._node(mlflow_experiment_id(self.config.server, experiment.experiment_id), NodeKind.MLFLOW_EXPERIMENT,
-                       experiment.name, _drop({
+                       experiment.name, drop_none({
                            "experimentId": experiment.experiment_id, "artifactLocation": experiment.artifact_location,
                            "lifecycleStage": experiment.lifecycle_stage, "tags": dict(experiment.tags or {}) or None,
-                           "creationTime": _ms(experiment.creation_time), "server": self.config.tracking_uri,
+                           "creationTime": millis(experiment.creation_time), "server": self.config.tracking_uri,
                            "api": "SearchExperiments",
                        }))
         if wanted is not None and wanted - {e.name for e in found}:
@@ -284,7 +244,7 @@ class MlflowSource(Source):
     def _run(self, experiment: Any, run: Any) -> None:
         info, data = run.info, run.data
         node = mlflow_run_id(info.run_id)
-        history = {key: [[m.step, m.value, _ms(m.timestamp)] for m in sorted(
+        history = {key: [[m.step, m.value, millis(m.timestamp)] for m in sorted(
                        self._call(f"metric {key} of run {info.run_id}", lambda k=key: self.client.get_metric_history(info.run_id, k)),
                        key=lambda m: (m.step, m.timestamp))]
                    for key in sorted(data.metrics)}
@@ -295,10 +255,10 @@ class MlflowSource(Source):
             inputs.append(self._dataset_input(node, info.run_id, dataset_input))
         models = [m.model_id for m in ((run.outputs.model_outputs if run.outputs else []) or [])]
         tags = dict(data.tags or {})
-        self._node(node, NodeKind.MLFLOW_RUN, info.run_name or info.run_id, _drop({
+        self._node(node, NodeKind.MLFLOW_RUN, info.run_name or info.run_id, drop_none({
             "runId": info.run_id, "runName": info.run_name, "experimentId": info.experiment_id,
             "experiment": experiment.name, "status": info.status, "user": info.user_id or None,
-            "startTime": _ms(info.start_time), "endTime": _ms(info.end_time), "artifactUri": info.artifact_uri,
+            "startTime": millis(info.start_time), "endTime": millis(info.end_time), "artifactUri": info.artifact_uri,
             "lifecycleStage": info.lifecycle_stage, "params": dict(data.params or {}) or None,
             "metrics": metrics or None, "metricHistory": history or None, "tags": tags or None,
             "datasetInputs": inputs or None, "loggedModels": models or None, "server": self.config.tracking_uri,
@@ -317,9 +277,9 @@ class MlflowSource(Source):
     def _dataset_input(self, run_node: NodeId, run: str, dataset_input: Any) -> dict[str, Any]:
         dataset = dataset_input.dataset
         context = next((t.value for t in dataset_input.tags or [] if t.key == "mlflow.data.context"), None)
-        described = _drop({"name": dataset.name, "digest": dataset.digest, "sourceType": dataset.source_type,
+        described = drop_none({"name": dataset.name, "digest": dataset.digest, "sourceType": dataset.source_type,
                            "source": dataset.source, "context": context})
-        uri = _source_uri(dataset.source)
+        uri = source_uri(dataset.source)
         if uri is None:
             return described
         try:
@@ -330,7 +290,7 @@ class MlflowSource(Source):
         namespace, _, name = target.removeprefix("dataset:").rpartition(":")
         self._node(target, NodeKind.DATASET, name, {"namespace": namespace, "name": name,
                                                      "mlflowDataset": {k: v for k, v in described.items() if k != "source"}})
-        self._edge(target, run_node, EdgeKind.CONSUMED, _drop({"mlflowDataset": dataset.name, "digest": dataset.digest,
+        self._edge(target, run_node, EdgeKind.CONSUMED, drop_none({"mlflowDataset": dataset.name, "digest": dataset.digest,
                                                                "context": context, "api": "SearchRuns (inputs)"}))
         return {**described, "dataset": target}
 
@@ -342,11 +302,11 @@ class MlflowSource(Source):
                                                      page_token=token), f"logged models of experiment {experiment.name}"):
             self._scan("logged_model")
             node = mlflow_logged_model_id(model.model_id)
-            self._node(node, NodeKind.MLFLOW_LOGGED_MODEL, model.name or model.model_id, _drop({
+            self._node(node, NodeKind.MLFLOW_LOGGED_MODEL, model.name or model.model_id, drop_none({
                 "modelId": model.model_id, "name": model.name, "experimentId": model.experiment_id,
                 "sourceRunId": model.source_run_id, "status": str(getattr(model.status, "name", model.status) or "") or None,
                 "modelType": model.model_type or None, "artifactLocation": model.artifact_location,
-                "creationTime": _ms(model.creation_timestamp), "lastUpdatedTime": _ms(model.last_updated_timestamp),
+                "creationTime": millis(model.creation_timestamp), "lastUpdatedTime": millis(model.last_updated_timestamp),
                 "api": "SearchLoggedModels",
             }))
             if model.source_run_id:
@@ -359,10 +319,10 @@ class MlflowSource(Source):
         aliases: dict[str, list[str]] = {}
         for alias, version in (model.aliases or {}).items():
             aliases.setdefault(str(version), []).append(alias)
-        self._node(model_node, NodeKind.MLFLOW_REGISTERED_MODEL, model.name, _drop({
+        self._node(model_node, NodeKind.MLFLOW_REGISTERED_MODEL, model.name, drop_none({
             "name": model.name, "aliases": dict(model.aliases or {}) or None, "tags": dict(model.tags or {}) or None,
-            "description": model.description or None, "creationTime": _ms(model.creation_timestamp),
-            "lastUpdatedTime": _ms(model.last_updated_timestamp), "server": self.config.tracking_uri,
+            "description": model.description or None, "creationTime": millis(model.creation_timestamp),
+            "lastUpdatedTime": millis(model.last_updated_timestamp), "server": self.config.tracking_uri,
             "api": "SearchRegisteredModels",
         }))
         escaped = model.name.replace("'", "\\'")
@@ -372,14 +332,14 @@ class MlflowSource(Source):
         for version in versions:
             self._scan("model_version")
             node = mlflow_model_id(server, model.name, version.version)
-            logged = _logged_model_of(version)
-            self._node(node, NodeKind.MLFLOW_MODEL_VERSION, f"{model.name}/{version.version}", _drop({
+            logged = logged_model_of(version)
+            self._node(node, NodeKind.MLFLOW_MODEL_VERSION, f"{model.name}/{version.version}", drop_none({
                 "model": model.name, "version": str(version.version), "runId": version.run_id or None,
                 "source": version.source, "loggedModel": logged, "status": version.status,
                 "stage": version.current_stage if version.current_stage not in (None, "None") else None,
                 "aliases": sorted(aliases.get(str(version.version), [])) or None,
                 "tags": dict(version.tags or {}) or None, "description": version.description or None,
-                "creationTime": _ms(version.creation_timestamp), "lastUpdatedTime": _ms(version.last_updated_timestamp),
+                "creationTime": millis(version.creation_timestamp), "lastUpdatedTime": millis(version.last_updated_timestamp),
                 "api": "SearchRegisteredModels+SearchModelVersions",
             }))
             self._edge(node, model_node, EdgeKind.PART_OF, {"api": "SearchModelVersions"})
@@ -409,56 +369,6 @@ class MlflowSource(Source):
     def _warn(self, message: str, batch: Batch | None = None) -> None:
         self.report.warnings.append(message)
         (batch or self._batch).warnings.append(message)
-
-
-def _source_uri(source: Any) -> str | None:
-    """The URI an MLflow dataset source names (its JSON ``uri``/``url``/``path``), or None."""
-    if not isinstance(source, str):
-        return None
-    try:
-        parsed = json.loads(source)
-    except json.JSONDecodeError:
-        return source if "://" in source else None
-    if isinstance(parsed, dict):
-        for key in ("uri", "url", "path"):
-            if isinstance(parsed.get(key), str) and "://" in parsed[key]:
-                return str(parsed[key])
-    return None
-
-
-def _logged_model_of(version: Any) -> str | None:
-    model_id = getattr(version, "model_id", None)
-    if model_id:
-        return str(model_id)
-    source = str(version.source or "")
-    if source.startswith("models:/m-"):
-        return source.removeprefix("models:/").split("/", 1)[0]
-    return None
-
-
-def _ms(value: Any) -> str | None:
-    return stamp(from_millis(value))
-
-
-def _drop(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
-def parse_watermark(since: str | None) -> int | None:
-    if since is None:
-        return None
-    try:
-        value = json.loads(since)["runs"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise SourceError(f"mlflow watermark is not {{\"runs\": <epoch ms>}}: {since!r}") from err
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SourceError(f"mlflow watermark is not {{\"runs\": <epoch ms>}}: {since!r}")
-    return value
 
 
 __all__ = ["MlflowConfig", "MlflowSource"]
