@@ -262,3 +262,38 @@ def test_the_trace_through_sagemakers_lineage_stays_a_fixed_number_of_statements
         event.remove(store.engine, "before_cursor_execute", count)
     assert trace.gaps == []
     assert len(seen) <= 12, seen
+
+
+def test_sagemaker_reads_the_pipeline_execution_its_steps_and_the_experiment(collected, story2) -> None:
+    store, _ = collected
+    graph = Graph(store)
+    execution = graph.node(story2.execution_arn)
+    assert execution.kind is NodeKind.PIPELINE_EXECUTION
+    assert execution.props["status"] == "Succeeded" and execution.props["parameters"] == {"Week": s2.WEEK}
+    assert execution.props["displayName"] == f"weekly-{s2.WEEK}"
+    assert [s["name"] for s in execution.props["steps"]] == ["BuildTrainingSet", "TrainModel", "RegisterModel"]
+    children = {e.props["step"]: e.dst for e in graph.edges(src=execution.id, kinds=[EdgeKind.PARENT])}
+    assert sorted(children) == ["BuildTrainingSet", "TrainModel"]
+    assert graph.node(children["TrainModel"]).kind is NodeKind.TRAINING_JOB
+    assert [e.dst for e in graph.edges(src=execution.id, kinds=[EdgeKind.SM_PRODUCED])] == [PACKAGE]
+    assert [e.dst for e in graph.edges(src=execution.id, kinds=[EdgeKind.RUN_OF])] == [f"{SM}:pipeline/{s2.PIPELINE}"]
+    component = graph.node(f"{SM}:experiment-trial-component/{children['TrainModel'].rsplit('/', 1)[1]}-aws-training-job")
+    assert component.props["parameters"]["max_depth"] == 8.0
+    assert component.props["metrics"]["train:progress"]["Last"] == 100.0
+    assert component.props["inputArtifacts"]["train"]["value"] == f"s3://fraud-ml-eu/train/{s2.WEEK}/"
+    trial = f"{SM}:experiment-trial/{story2.execution_arn.rsplit('/', 1)[1]}"
+    assert [e.dst for e in graph.edges(src=component.id, kinds=[EdgeKind.PART_OF])] == [trial]
+    assert [e.dst for e in graph.edges(src=trial, kinds=[EdgeKind.PART_OF])] == [f"{SM}:experiment/{s2.PIPELINE}"]
+
+
+def test_a_running_execution_holds_the_watermark_before_its_start() -> None:
+    from datetime import UTC, datetime
+
+    from crossline.collectors.sources.sagemaker.common import Run, SageMakerReport
+
+    run = Run(None, None, SageMakerReport())
+    run.changed(datetime(2027, 4, 5, 3, tzinfo=UTC), datetime(2027, 4, 9, tzinfo=UTC))
+    assert run.watermark() == datetime(2027, 4, 9, tzinfo=UTC)
+    run.hold(datetime(2027, 4, 5, 2, tzinfo=UTC))
+    run.hold(datetime(2027, 4, 6, tzinfo=UTC))
+    assert run.watermark() == datetime(2027, 4, 5, 2, tzinfo=UTC)
