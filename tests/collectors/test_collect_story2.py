@@ -272,8 +272,12 @@ def test_sagemaker_reads_the_pipeline_execution_its_steps_and_the_experiment(col
     assert execution.props["status"] == "Succeeded" and execution.props["parameters"] == {"Week": s2.WEEK}
     assert execution.props["displayName"] == f"weekly-{s2.WEEK}"
     assert [s["name"] for s in execution.props["steps"]] == ["BuildTrainingSet", "TrainModel", "RegisterModel"]
-    children = {e.props["step"]: e.dst for e in graph.edges(src=execution.id, kinds=[EdgeKind.PARENT])}
+    parents = list(graph.edges(src=execution.id, kinds=[EdgeKind.PARENT]))
+    children = {e.props["step"]: e.dst for e in parents if e.source == "sagemaker"}
     assert sorted(children) == ["BuildTrainingSet", "TrainModel"]
+    # and, by reconciliation, of the MLflow run its training script logged (its tag names the execution)
+    assert [(e.dst, e.props["rule"]) for e in parents if e.source == "reconcile"] == [
+        (f"mlflow-run:{story2.mlflow_run_id}", "mlflow:pipeline-execution-tag")]
     assert graph.node(children["TrainModel"]).kind is NodeKind.TRAINING_JOB
     assert [e.dst for e in graph.edges(src=execution.id, kinds=[EdgeKind.SM_PRODUCED])] == [PACKAGE]
     assert [e.dst for e in graph.edges(src=execution.id, kinds=[EdgeKind.RUN_OF])] == [f"{SM}:pipeline/{s2.PIPELINE}"]
