@@ -22,7 +22,8 @@ record: a manual approval is not an approval decision of the registry; reconcili
 corroborates it against the system's record, and a system's record wins over it (a
 conflict is reported there).
 
-A malformed row (a required column empty, a time that does not parse, a subject that
+A fact's props are redacted (``crossline.redact``): a hand-kept table's notes may hold
+anything. A malformed row (a required column empty, a time that does not parse, a subject that
 names nothing) is a warning naming the file, the line and why, and is skipped; a
 record id seen twice keeps the later row, with a warning. The rest is read.
 
@@ -52,6 +53,7 @@ from crossline.collectors.model import Edge, EdgeKind, Node, NodeId, NodeKind, d
 from crossline.collectors.sources import Batch, Source
 from crossline.emitters.naming import parse_arn, s3_location
 from crossline.errors import ConfigError, InvalidEvent, SourceError
+from crossline.redact import redact
 from crossline.times import coerce, stamp
 
 SOURCE = "manual"
@@ -279,7 +281,7 @@ class ManualSource(Source):
         })
         node_id = manual_fact_id(found.table, row["record_id"])
         label = f"{row['record_id']} {row['fact']}" + (f" {row['value']}" if row["value"] else "")
-        node = Node(node_id, NodeKind.MANUAL_FACT, label, SOURCE, {k: v for k, v in props.items() if v is not None},
+        node = Node(node_id, NodeKind.MANUAL_FACT, label, SOURCE, redact({k: v for k, v in props.items() if v is not None}),
                     valid_from=decided or recorded)
         edge = Edge(node_id, subject, EdgeKind.RECORDS, SOURCE,
                     {"fact": row["fact"], "value": row["value"] or None, "recordedBy": row["recorded_by"],

@@ -34,6 +34,9 @@ or stages: a version's ``aliases`` and ``stage`` are what the server says when r
 and a later read that sees them moved updates the record. Batches before the last carry
 ``since``; the last carries the new watermark.
 
+Props are redacted (``crossline.redact``) before they leave the source: params and tags
+are whatever a training script logged.
+
 Errors: the server unreachable (or the first call refused) is a ``SourceError``; one
 run, history or model that cannot be read is a warning and the rest goes on (the
 watermark then stays). ``max_retries`` and ``timeout`` are MLflow's HTTP retry and
@@ -73,6 +76,7 @@ from crossline.collectors.sources.mlflow_config import (
     source_uri,
 )
 from crossline.errors import ConfigError, InvalidEvent, SourceError
+from crossline.redact import redact
 
 SOURCE = "mlflow"
 T = TypeVar("T")
@@ -354,7 +358,8 @@ class MlflowSource(Source):
     def _node(self, node_id: NodeId, kind: NodeKind, name: str, props: dict[str, Any]) -> None:
         if ("n", node_id) not in self._seen:
             self._seen.add(("n", node_id))
-            self._batch.nodes.append(Node(node_id, kind, name, SOURCE, props))
+            # secrets stop at the door: params and tags are whatever a training script logged
+            self._batch.nodes.append(Node(node_id, kind, name, SOURCE, redact(props)))
 
     def _edge(self, src: NodeId, dst: NodeId, kind: EdgeKind, props: dict[str, Any]) -> None:
         edge = Edge(src, dst, kind, SOURCE, props)

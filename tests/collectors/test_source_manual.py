@@ -23,7 +23,7 @@ ROWS = [
      "ticket": "CAB-1", "note": ""},
     {"record_id": "AUD-2", "recorded_at": "2027-04-02T11:00:00Z", "recorded_by": "c@x",
      "subject": "s3://fraud-ml-eu/policy/blocked.csv", "fact": "exclusion_list_approval", "value": "Approved",
-     "decided_by": "l@x", "decided_at": "2027-04-02T10:45:00Z", "ticket": "COMP-1", "note": "signed off"},
+     "decided_by": "l@x", "decided_at": "2027-04-02T10:45:00Z", "ticket": "COMP-1", "note": "signed off; password=hunter2"},
 ]
 
 
@@ -55,7 +55,7 @@ def test_each_row_is_a_fact_that_records_its_subject_with_who_and_when(tmp_path:
         ("manual:audit-log/AUD-1", PACKAGE, EdgeKind.RECORDS),
         ("manual:audit-log/AUD-2", "dataset:s3://fraud-ml-eu:policy/blocked.csv", EdgeKind.RECORDS),
     ]
-    assert "note" in nodes[1].props and "note" not in nodes[0].props
+    assert nodes[1].props["note"] == "signed off; password=***" and "note" not in nodes[0].props  # redacted at the door
 
 
 def test_a_malformed_row_is_warned_with_where_and_why_and_the_rest_is_read(tmp_path: Path) -> None:

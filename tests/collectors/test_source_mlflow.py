@@ -36,6 +36,7 @@ def logged(mlflow_server):  # type: ignore[no-untyped-def]
         "sagemaker.training_job_arn": "arn:aws:sagemaker:eu-west-1:210987654321:training-job/job-a"})
     run_id = run.info.run_id
     client.log_param(run_id, "eta", "0.1")
+    client.log_param(run_id, "db_password", "hunter2")  # a training script logs what it was given
     for step, value in ((0, 0.5), (100, 0.8), (200, 0.9)):
         client.log_metric(run_id, "auc", value, timestamp=START + step, step=step)
     dataset = Dataset(name="train", digest="d1", source_type="s3", source=json.dumps({"uri": "s3://data/train/w1/"}))
@@ -55,7 +56,7 @@ def test_runs_metrics_with_steps_datasets_code_and_registered_versions(logged) -
     assert warnings == []
     run = nodes[mlflow_run_id(run_id)]
     assert run.kind is NodeKind.MLFLOW_RUN and run.name == "train-a"
-    assert run.props["params"] == {"eta": "0.1"} and run.props["status"] == "FINISHED"
+    assert run.props["params"] == {"eta": "0.1", "db_password": "***"} and run.props["status"] == "FINISHED"
     assert run.props["metricHistory"]["auc"] == [[0, 0.5, "2027-04-05T03:00:17.496000+00:00"],
                                                  [100, 0.8, "2027-04-05T03:00:17.596000+00:00"],
                                                  [200, 0.9, "2027-04-05T03:00:17.696000+00:00"]]
