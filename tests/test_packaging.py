@@ -117,6 +117,26 @@ def test_the_command_runs_from_the_wheel(venv: Path) -> None:
     assert proc.stdout.strip() == f"crossline {version('crossline')}"
 
 
+def test_the_shipped_sample_collects_and_traces_from_the_wheel(venv: Path, tmp_path: Path) -> None:
+    """A new user's first minutes: the sample, collected and traced with no AWS and no servers."""
+    crossline = str(venv / "bin" / "crossline")
+    offline = {"AWS_EC2_METADATA_DISABLED": "true", "CROSSLINE_HOME": str(tmp_path / "home")}
+    made = _run([crossline, "sample", "s"], cwd=tmp_path, env=offline)
+    assert made.returncode == 0, made.stderr
+    line = next(t.strip() for t in made.stdout.splitlines() if t.strip().startswith("crossline collect"))
+    collected = _run([crossline, *line.split()[1:], "--json"], cwd=tmp_path, env=offline)
+    assert collected.returncode == 0, collected.stderr[-3000:]
+    assert json.loads(collected.stdout)["warnings"] == []
+    store = next(arg for arg in line.split() if arg.endswith(".db"))
+    traced = _run([crossline, "trace", "loan-8231", "--store", store, "--json", "--out", "out"], cwd=tmp_path, env=offline)
+    assert traced.returncode == 0, traced.stderr[-3000:]
+    answer = json.loads(traced.stdout)
+    assert (answer["gaps"], answer["findings"]) == ([], [])
+    assert answer["model_version"]["value"]["version"] == 73
+    assert answer["approval"]["value"]["approver"] == "risk-ops@company.com"
+    assert sorted(p.suffix for p in (tmp_path / "out").iterdir()) == [".json", ".md", ".pdf"]
+
+
 def test_the_airflow_extractors_import_with_the_extra(venv: Path, wheel: Path) -> None:
     proc = _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-c", str(ROOT / "constraints.txt"),
                  f"{wheel}[airflow,postgresql,mlflow]"])
