@@ -100,7 +100,7 @@ class FeatureStoreSource(Source):
         except ListFailed:
             run.complete = False
         if not run.complete:
-            run.warn(f"some Feature Store reads failed: the watermark stays at {since!r}")
+            run.warn(f"some Feature Store reads failed: the watermark stays at {since!r}", "the read", "unavailable")
         last = run.batch
         last.watermark = since
         if run.complete and run.newest is not None and (run.since is None or run.newest > run.since):
@@ -116,7 +116,7 @@ class FeatureStoreSource(Source):
         try:
             group_id = dataset_id(arn)
         except InvalidEvent as err:
-            run.warn(f"feature group {name}: its ARN {arn!r} cannot be named ({err}); skipped")
+            run.warn(f"its ARN {arn!r} cannot be named ({err}); skipped", f"DescribeFeatureGroup(FeatureGroupName={name})")
             return
         offline = group.get("OfflineStoreConfig") or {}
         storage = offline.get("S3StorageConfig") or {}
@@ -146,7 +146,7 @@ class FeatureStoreSource(Source):
         try:
             store = dataset_id(store_uri)
         except InvalidEvent as err:
-            run.warn(f"feature group {name}: offline store {store_uri!r} names no dataset ({err})")
+            run.warn(f"offline store {store_uri!r} names no dataset ({err})", f"DescribeFeatureGroup(FeatureGroupName={name})")
             return
         namespace, _, store_name = store.removeprefix("dataset:").rpartition(":")
         run.node(Node(store, NodeKind.DATASET, store_name, SOURCE,
@@ -163,7 +163,7 @@ class FeatureStoreSource(Source):
             namespace, table = glue_table(parts.region, parts.account, catalog["Database"], catalog["TableName"],
                                           partition=parts.partition)
         except InvalidEvent as err:
-            run.warn(f"feature group {name}: its Glue table {catalog} cannot be named ({err})")
+            run.warn(f"its Glue table {catalog} cannot be named ({err})", f"DescribeFeatureGroup(FeatureGroupName={name})")
             return
         table_id = dataset_id(namespace, table)
         run.node(Node(table_id, NodeKind.DATASET, table, SOURCE, {

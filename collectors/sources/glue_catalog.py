@@ -105,7 +105,7 @@ class GlueCatalogSource(Source):
         except ListFailed:
             run.complete = False
         if not run.complete:
-            run.warn(f"some Glue catalog reads failed: the watermark stays at {since!r}")
+            run.warn(f"some Glue catalog reads failed: the watermark stays at {since!r}", "the read", "unavailable")
         last = run.batch
         last.watermark = since
         if run.complete and run.newest is not None and (run.since is None or run.newest > run.since):
@@ -243,7 +243,7 @@ class GlueCatalogSource(Source):
         try:
             return dataset_id(location)
         except InvalidEvent as err:
-            run.warn(f"{what}: location {location!r} names no dataset ({err}); kept as a prop, no alias")
+            run.warn(f"location {location!r} names no dataset ({err}); kept as a prop, no alias", what)
             return None
 
     # -- where the catalog is ---------------------------------------------------------------

@@ -138,6 +138,7 @@ def test_a_glue_table_input_reconciles_to_the_sagemaker_artifact_of_its_location
     if named_by_event:
         events = tmp_path / "events.jsonl"
         reader = {"eventType": "COMPLETE", "eventTime": "2027-04-06T00:00:00Z", "producer": "https://example.com/audit",
+                      "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
                   "run": {"runId": "0190b5a0-0000-7000-8000-000000000001"}, "job": {"namespace": "audit", "name": "read_merchants"},
                   "inputs": [{"namespace": location.removeprefix("dataset:").rsplit(":", 1)[0],
                               "name": location.removeprefix("dataset:").split(":", 2)[2]}]}

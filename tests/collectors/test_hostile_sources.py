@@ -126,13 +126,14 @@ def test_hostile_sagemaker_records_are_refused_naming_the_call(aws: str, store_u
         assert graph.has_node(clean) and not graph.has_node(nul)
         assert not list(graph.nodes(NodeKind.TRAINING_JOB))
         refused = [w for w in report.sources["sagemaker"].warnings if w.kind == "hostile"]
-        # What carries the NUL (the package, its approval action and decision) or the surrogate (the job).
+        # What carries the NUL (the package, its approval action and decision) or the surrogate (the
+        # job, and the trial component SageMaker Experiments keeps of it with its hyperparameters).
         assert sorted(w.why.split(" record refused")[0] for w in refused) == [
-            "approval", "model_package", "sagemaker_action", "training_job"], refused
+            "approval", "model_package", "sagemaker_action", "sagemaker_trial_component", "training_job"], refused
         assert all(("NUL" in w.why) != ("surrogate" in w.why) for w in refused)
         assert {w.where.split(" (")[0] for w in refused} == {
             "DescribeModelPackage", "DescribeTrainingJob", "ListActions+DescribeAction",
-            "ListAssociations(package artifact)+DescribeAction"}
+            "ListAssociations(package artifact)+DescribeAction", "ListTrialComponents+DescribeTrialComponent"}
         assert {e.warning.kind for e in graph.log(source="sagemaker")} >= {"hostile"}
 
 

@@ -57,7 +57,7 @@ def test_tables_are_named_by_the_glue_rule_with_their_location_as_an_alias(catal
         (partition.id, table.id, EdgeKind.PART_OF),
     }
     (warning,) = warnings  # a location the naming function cannot name: kept, warned, no alias
-    assert "raw.on_hdfs" in warning and "hdfs://" in warning
+    assert warning.source == "glue-catalog" and "raw.on_hdfs" in warning.where and "hdfs://" in warning.why
     assert "aliases" not in nodes[dataset_id(f"{GLUE}:table/raw/on_hdfs")].props
     assert batches[-1].watermark is not None and all(b.watermark is None for b in batches[:-1])
 

@@ -102,7 +102,7 @@ class Run:
 
     def warn(self, why: str, where: str, kind: str = "unusable") -> None:
         """A warning: ``where`` is the API call (``DescribeAction(ActionName=...)``) or entity it is about."""
-        warning = CollectWarning(SOURCE, where, why, kind)
+        warning = CollectWarning(self.source, where, why, kind)
         self.report.warnings.append(warning)
         self.batch.warnings.append(warning)
 
