@@ -17,7 +17,8 @@ Contract:
   batches) of the whole store.
 - ``step(ids, direction, edge_kinds, as_of)`` is one batched move: every edge leaving
   any of ``ids`` with the node at its other end, as ``Hop``s, in ONE statement.
-  ``edges_of`` and ``neighbours`` are one node's step. ``ancestors`` walks against the
+  ``steps(ids, moves)`` chains several such moves in ONE statement, each leaving what
+  the one before reached. ``edges_of`` and ``neighbours`` are one node's step. ``ancestors`` walks against the
   arrows, ``descendants`` along them, in the database as one recursive query; ``depth``
   counts edges; ``node_kinds`` filters what is returned, never what is walked through;
   the start is not in the answer. ``shortest_path`` is breadth first, one statement per
@@ -270,6 +271,39 @@ class Graph:
                 start, end = (edge.src, edge.dst) if row.way == "out" else (edge.dst, edge.src)
                 hops.append(Hop(edge, start, end, _far_node(row)))
         return sorted(hops, key=lambda h: (h.start, _order(h.edge)))
+
+    def steps(
+        self,
+        ids: Iterable[str],
+        moves: Sequence[tuple[Direction, Iterable[EdgeKind | str] | None]],
+        as_of: datetime | None = None,
+    ) -> list[list[Hop]]:
+        """Several ``step``s one after another, in ONE statement: the first leaves ``ids``,
+        each next one leaves every id the one before it reached. One list of hops per move.
+
+        For a walk whose shape is known (the trace's way through SageMaker's lineage):
+        each further move costs no round trip. More than ``CHUNK`` starts take one
+        statement per chunk.
+        """
+        for direction, _ in moves:
+            if direction not in ("both", "in", "out"):
+                raise ValueError(f"direction must be 'both', 'in' or 'out', not {direction!r}")
+        starts = sorted(set(ids))
+        kinds = [_kinds(k) if k is not None else None for _, k in moves]
+        if not starts or not moves or [] in kinds:
+            return [[] for _ in moves]
+        at = utc(as_of) if as_of is not None else None
+        query = queries.chain(tuple((d, k is not None) for (d, _), k in zip(moves, kinds, strict=True)), at is not None)
+        params: dict[str, Any] = {f"kinds_{i}": k for i, k in enumerate(kinds, 1) if k is not None}
+        if at is not None:
+            params["as_of"] = at
+        found: list[dict[tuple[object, ...], Hop]] = [{} for _ in moves]
+        for chunk in chunks(starts):
+            for row in self._rows(query, {**params, "ids": list(chunk)}):
+                edge = to_edge(row)
+                start, end = (edge.src, edge.dst) if row.way == "out" else (edge.dst, edge.src)
+                found[row.move - 1][(start, *edge.key)] = Hop(edge, start, end, _far_node(row))
+        return [sorted(hops.values(), key=lambda h: (h.start, _order(h.edge))) for hops in found]
 
     def edges_of(
         self,

@@ -13,7 +13,7 @@ a whole frontier's edges and the nodes they lead to.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import lru_cache
 
@@ -62,20 +62,55 @@ def step(direction: str, by_kind: bool, dated: bool) -> sa.CompoundSelect | sa.S
     node's columns prefixed ``n_`` (all NULL when no node of that id is stored). Built
     once per shape and reused: building a statement costs more than running it.
     """
+    parts = _move(direction, lambda near: near.in_(sa.bindparam("ids", expanding=True)),
+                  sa.bindparam("kinds", expanding=True) if by_kind else None, dated)
+    return parts[0] if len(parts) == 1 else sa.union_all(*parts)
+
+
+@lru_cache(maxsize=None)
+def chain(moves: tuple[tuple[str, bool], ...], dated: bool) -> sa.CompoundSelect:
+    """Moves one after another in ONE statement: move 1 leaves ``:ids``; each next move
+    leaves the far ends of the edges the one before it found.
+
+    ``moves`` are ``(direction, by_kind)``; parameters ``ids``, ``kinds_<i>`` (expanding,
+    for a move with ``by_kind``, ``i`` from 1) and ``as_of`` when ``dated``. Rows are
+    ``step``'s plus ``move`` (1, 2, ...). Each move is a CTE the next one reads its
+    starts from, so the database walks the frontier; the rows are each move's edges.
+    """
+    ctes: list[sa.CTE] = []
+    for index, (direction, by_kind) in enumerate(moves, start=1):
+        if not ctes:
+            def starts(near: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+                return near.in_(sa.bindparam("ids", expanding=True))
+        else:
+            before = ctes[-1]
+            ends = sa.union(sa.select(before.c.dst).where(before.c.way == "out"),
+                            sa.select(before.c.src).where(before.c.way == "in"))
+
+            def starts(near: sa.ColumnElement[str], ends: sa.CompoundSelect = ends) -> sa.ColumnElement[bool]:
+                return near.in_(ends)
+        kinds = sa.bindparam(f"kinds_{index}", expanding=True) if by_kind else None
+        parts = _move(direction, starts, kinds, dated, alias=f"m{index}")
+        ctes.append((parts[0] if len(parts) == 1 else sa.union_all(*parts)).cte(f"move_{index}"))
+    return sa.union_all(*(sa.select(*cte.c, sa.literal(i, sa.Integer).label("move")) for i, cte in enumerate(ctes, 1)))
+
+
+def _move(direction: str, starts: Callable[[sa.ColumnElement[str]], sa.ColumnElement[bool]],
+          kinds: sa.BindParameter[object] | None, dated: bool, alias: str = "") -> list[sa.Select[tuple[object, ...]]]:
     parts = []
     for way, near, far in (("out", EDGES.c.src, EDGES.c.dst), ("in", EDGES.c.dst, EDGES.c.src)):
         if direction not in ("both", way):
             continue
-        n = NODES.alias(f"far_{way}")
-        where: list[sa.ColumnElement[bool]] = [near.in_(sa.bindparam("ids", expanding=True))]
-        if by_kind:
-            where.append(EDGES.c.kind.in_(sa.bindparam("kinds", expanding=True)))
+        n = NODES.alias(f"far_{alias}{way}")
+        where: list[sa.ColumnElement[bool]] = [starts(near)]
+        if kinds is not None:
+            where.append(EDGES.c.kind.in_(kinds))
         if dated:
             as_of = sa.bindparam("as_of", type_=UTCDateTime())
             where += [valid(EDGES, as_of), sa.or_(n.c.id.is_(None), valid(n, as_of))]
         columns = [*EDGES.c, sa.literal(way).label("way"), *(n.c[c].label(f"{NODE_PREFIX}{c}") for c in NODE_COLUMNS)]
         parts.append(sa.select(*columns).select_from(EDGES.outerjoin(n, n.c.id == far)).where(*where))
-    return parts[0] if len(parts) == 1 else sa.union_all(*parts)
+    return parts
 
 
 def walk(

@@ -17,7 +17,8 @@ run that produced the model artifact) cannot give:
   (``symlinks``) and the manual facts that record them. Hyperparameters and final
   metrics come from the training job; metrics with their steps and the code commit from
   the MLflow run; the training set's version from the MLflow dataset digest; the step
-  names from the pipeline execution. Missing links are gaps. Five statements.
+  names from the pipeline execution. Missing links are gaps. Three statements (``Graph.steps``
+  chains two moves in one).
 - ``manual_records(second, decision)``: the manual facts reconciliation found
   corroborating an approval decision (``manual:approval``), with who recorded each and
   when.
@@ -116,15 +117,16 @@ def from_sagemaker(g: Graph, context: Context, second: Any) -> tuple[t.Answer, t
     if not models:
         gap = "no SageMaker lineage links the package to the model artifact it was made from"
         return t.Answer(gap=gap), t.Answer(gap=gap), t.Answer(gap=gap)
-    # Step 3: the trial component that produced the model artifact.
-    third = t._Steps(g.step([h.end for h in models], "in", {EdgeKind.SM_PRODUCED}))
+    # Steps 3 and 4, one statement: the trial component that produced the model artifact,
+    # then its training job and its input artifacts.
+    third_hops, fourth_hops = g.steps([h.end for h in models], [("in", {EdgeKind.SM_PRODUCED}),
+                                                                 ("both", {EdgeKind.SAME_AS, EdgeKind.CONTRIBUTED_TO})])
+    third, fourth = t._Steps(third_hops), t._Steps(fourth_hops)
     components = [h for m in models for h in _of_kind(third.into(m.end, EdgeKind.SM_PRODUCED), NodeKind.SM_TRIAL_COMPONENT)]
     if not components:
         gap = f"no SageMaker job is recorded as producing the model artifact {model_url}"
         return t.Answer(gap=gap), t.Answer(gap=gap), t.Answer(gap=gap)
     component = components[0]
-    # Step 4: its training job and its input artifacts.
-    fourth = t._Steps(g.step([component.end], "both", {EdgeKind.SAME_AS, EdgeKind.CONTRIBUTED_TO}))
     jobs = _of_kind(fourth.same_as(component.end), NodeKind.TRAINING_JOB)
     inputs = _data_artifacts(fourth.into(component.end, EdgeKind.CONTRIBUTED_TO))
     job = jobs[0].node if jobs else None
@@ -140,16 +142,18 @@ def from_sagemaker(g: Graph, context: Context, second: Any) -> tuple[t.Answer, t
     training_dataset = _training_dataset(context, training_set, fifth, list(runs.values()), producers)
     if not producers:
         return training, training_dataset, t.Answer(gap="no SageMaker job is recorded as producing the training dataset")
-    # Step 6: the producing job and its input artifacts.
-    sixth = t._Steps(g.step([producers[0].end], "both", {EdgeKind.SAME_AS, EdgeKind.CONTRIBUTED_TO}))
+    # Steps 6 and 7, one statement: the producing job and its input artifacts, then what
+    # those inputs are: feature groups' offline stores, Glue tables, manual facts.
+    sixth_hops, seventh_hops = g.steps([producers[0].end], [
+        ("both", {EdgeKind.SAME_AS, EdgeKind.CONTRIBUTED_TO}),
+        ("in", {EdgeKind.SAME_AS, EdgeKind.CONTRIBUTED_TO, EdgeKind.RECORDS})])
+    sixth, seventh = t._Steps(sixth_hops), t._Steps(seventh_hops)
     producer_jobs = _of_kind(sixth.same_as(producers[0].end), NodeKind.PROCESSING_JOB, NodeKind.TRAINING_JOB)
     if producer_jobs and producer_jobs[0].node is not None:
         training_dataset.value["producedBy"] = _job_label(context, producer_jobs[0].node)
         training_dataset.evidence.append(t.Evidence("sagemaker", producer_jobs[0].end, producer_jobs[0].node.props.get("endTime"),
                                                     "the job whose trial component Produced the training set"))
     sources = _data_artifacts(sixth.into(producers[0].end, EdgeKind.CONTRIBUTED_TO))
-    # Step 7: what those inputs are: feature groups' offline stores, Glue tables, manual facts.
-    seventh = t._Steps(g.step([h.end for h in sources], "in", {EdgeKind.SAME_AS, EdgeKind.CONTRIBUTED_TO, EdgeKind.RECORDS}))
     return training, training_dataset, _features(sources, seventh, producer_jobs)
 
 

@@ -177,6 +177,37 @@ def test_a_step_batches_a_frontier_and_brings_the_nodes_it_reaches(graph_store: 
         graph.step([PKG73], "sideways")  # type: ignore[arg-type]
 
 
+def test_chained_steps_are_the_steps_one_after_another_in_one_statement(graph_store: GraphStore) -> None:
+    graph_store.write(
+        [node(PKG73, NodeKind.MODEL_PACKAGE, "sagemaker"),
+         node(V73, NodeKind.ENDPOINT_VARIANT, "sagemaker", valid_from=T0, valid_to=T1),
+         node("run:1", NodeKind.RUN), node("dataset:s3://credit/train", NodeKind.DATASET)],
+        [edge(PKG73, V73, EdgeKind.SERVES, "sagemaker", valid_from=T0, valid_to=T1),
+         edge(PKG73, V74, EdgeKind.SERVES, "sagemaker", valid_from=T1),
+         edge("run:1", PKG73, EdgeKind.PRODUCED),
+         edge("dataset:s3://credit/train", "run:1", EdgeKind.CONSUMED),
+         edge("dataset:s3://other", "run:1", EdgeKind.CONSUMED)],
+    )
+    graph = Graph(graph_store)
+    moves = [("in", {EdgeKind.SERVES}), ("in", {EdgeKind.PRODUCED}), ("in", None)]
+    statements: list[str] = []
+    sa.event.listen(graph_store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    for as_of in (None, datetime(2027, 3, 12, tzinfo=UTC), datetime(2027, 3, 16, tzinfo=UTC)):
+        statements.clear()
+        chained = graph.steps([V73, V74], moves, as_of=as_of)
+        assert len([s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]) == 1
+        one_by_one, starts = [], [V73, V74]
+        for direction, kinds in moves:
+            hops = graph.step(starts, direction, kinds, as_of=as_of)
+            one_by_one.append(hops)
+            starts = sorted({h.end for h in hops})
+        assert chained == one_by_one
+    assert [h.end for h in graph.steps([V73, V74], moves)[2]] == ["dataset:s3://credit/train", "dataset:s3://other"]
+    assert graph.steps([], moves) == [[], [], []] and graph.steps([V73], [("in", [])]) == [[]]
+    with pytest.raises(ValueError):
+        graph.steps([PKG73], [("sideways", None)])  # type: ignore[list-item]
+
+
 def test_a_snapshot_shares_one_connection(graph: Graph) -> None:
     opened: list[object] = []
     sa.event.listen(graph.store.engine, "checkout", lambda *a: opened.append(a))
