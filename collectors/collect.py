@@ -68,7 +68,8 @@ def collect(store: Any, sources: Iterable[Source], *, progress: bool = False, co
     with Progress(*columns, console=console, disable=not progress, transient=False) as bars:
         for source in sources:
             source.runs = runs
-            since = store.watermark(source.name)
+            key = getattr(source, "watermark_key", source.name)  # a duck-typed source has its name only
+            since = store.watermark(key)
             task = bars.add_task(f"{source.name}", total=source.total(since))
             result = report.sources.setdefault(source.name, SourceReport(watermark=since))
             for batch in source.read(since):
@@ -76,7 +77,7 @@ def collect(store: Any, sources: Iterable[Source], *, progress: bool = False, co
                 checked = getattr(source, "checks_records", False)  # a duck-typed source checks nothing
                 nodes, edges, refused = guard(batch.nodes, batch.edges, source.name, props=not checked)
                 warnings += refused
-                store.write(nodes, edges, watermark=(source.name, batch.watermark), log=warnings)
+                store.write(nodes, edges, watermark=(key, batch.watermark), log=warnings)
                 result.scanned += batch.scanned
                 result.batches += 1
                 result.nodes += len(nodes)

@@ -53,6 +53,12 @@ class Source(ABC):
     def __init__(self, name: str | None = None) -> None:
         self.name = name or self.kind
 
+    @property
+    def watermark_key(self) -> str:
+        """Where the store keeps this source's watermark: its name, unless what it reads
+        differs from one configuration to the next (files) and no name was chosen."""
+        return self.name
+
     @abstractmethod
     def read(self, since: str | None) -> Iterator[Batch]:
         """Yield batches of what changed after ``since`` (None: from the beginning)."""

@@ -7,7 +7,8 @@ line is one event, read by ``jsonsafe.loads`` and converted by ``records_from_ev
 (which validates it; a run id already another job's is a conflict); batches hold
 ``batch_size`` events. Every warning names the file and line (``{file}:{line number}``).
 
-Watermark: ``{file}:{byte offset}`` just after the last whole line read. Every file that
+Watermark: ``{file}:{byte offset}`` just after the last whole line read, kept per set of
+paths (``watermark_key``: another file collected into the same store has its own). Every file that
 sorts before ``{file}`` has been read to its end. A line without its newline yet is a
 write in progress and is left for the next read, so appending to a file resumes exactly.
 A file that has become shorter than its offset was rewritten, not appended: it is read
@@ -84,8 +85,20 @@ class OpenLineageFileSource(Source):
     def from_config(cls, params: Mapping[str, Any]) -> OpenLineageFileSource:
         return cls(OpenLineageFileConfig.from_dict(params), name=params.get("name"))
 
+    @property
+    def watermark_key(self) -> str:
+        """``openlineage-file <path>[,<path>...]``: each set of paths read keeps its own
+        watermark, so collecting ``b.jsonl`` after ``a.jsonl`` into one store reads both."""
+        if self.name != self.kind:
+            return self.name
+        specs = sorted(str(Path(spec).expanduser().absolute()) for spec in self.config.paths)
+        return f"{self.kind} {','.join(specs)}"
+
     def files(self) -> list[str]:
-        """Every file the paths name, in name order (absolute, so a watermark compares)."""
+        """Every file the paths name, in name order (absolute, so a watermark compares).
+
+        A path that is no file, no folder and no glob (``*?[``) is a ``ConfigError``: a
+        typo must not read as "no events"."""
         found: set[str] = set()
         for spec in self.config.paths:
             path = Path(spec).expanduser()
@@ -93,8 +106,11 @@ class OpenLineageFileSource(Source):
                 found.update(str(p.resolve()) for p in path.iterdir() if p.is_file())
             elif path.is_file():
                 found.add(str(path.resolve()))
-            else:
+            elif any(mark in str(path) for mark in "*?["):
                 found.update(str(Path(p).resolve()) for p in glob.glob(str(path)) if Path(p).is_file())
+            else:
+                raise ConfigError(f"openlineage-file: {spec} is no file or folder; give a JSON Lines file, "
+                                  "a folder of them or a glob")
         return sorted(found)
 
     def _start(self, since: str | None) -> list[tuple[str, int]]:

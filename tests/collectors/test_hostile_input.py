@@ -109,7 +109,7 @@ def test_a_hostile_line_is_refused_and_the_good_of_its_batch_kept(
         graph = Graph(store)
         assert graph.dump() == good_only
         assert [e.warning for e in graph.log()] == warnings
-        assert graph.watermarks()["openlineage-file"] == f"{path}:{path.stat().st_size}"
+        assert graph.watermarks()[f"openlineage-file {path}"] == f"{path}:{path.stat().st_size}"
     again, report = _collect(store_url, path)  # resuming passes it: nothing more to read or say
     with again:
         assert report.sources["openlineage-file"].scanned == 0 and not report.sources["openlineage-file"].warnings

@@ -14,9 +14,12 @@ from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.transport.file import FileConfig, FileTransport
 
+from crossline.collectors.collect import collect
+from crossline.collectors.graph import Graph
 from crossline.collectors.model import EdgeKind, NodeKind, dataset_id, run_id
 from crossline.collectors.sources import Batch, source_from_config
 from crossline.collectors.sources.openlineage_file import OpenLineageFileSource, parse_watermark
+from crossline.collectors.store import GraphStore
 from crossline.errors import ConfigError, SourceError
 
 PRODUCER = "https://github.com/crossline/crossline/tree/0.1.0/tests"
@@ -166,3 +169,22 @@ def test_bad_config_is_a_config_error(config: dict) -> None:
 def test_a_bad_watermark_is_a_source_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="watermark"):
         list(source(str(tmp_path)).read("no-offset-here"))
+
+
+def test_another_file_into_the_same_store_keeps_its_own_watermark(store_url: str, tmp_path: Path) -> None:
+    """``z.jsonl`` then ``a.jsonl``: the second sorts before the first's watermark, and is read all the same."""
+    later, earlier = emit(tmp_path / "z.jsonl", 2), emit(tmp_path / "a.jsonl", 2)
+    with GraphStore.open(store_url) as store:
+        first = collect(store, [source(str(tmp_path / "z.jsonl"))])
+        second = collect(store, [source(str(tmp_path / "a.jsonl"))])
+        again = collect(store, [source(str(tmp_path / "a.jsonl"))])
+        assert [r.sources["openlineage-file"].scanned for r in (first, second, again)] == [4, 4, 0]
+        ids = {n["id"] for n in Graph(store).dump()["nodes"]}
+    assert {run_id(r) for r in later + earlier} <= ids
+
+
+def test_a_path_that_names_nothing_is_a_config_error(tmp_path: Path) -> None:
+    """A typo must not read as "no events"; a glob that matches nothing yet is fine."""
+    with pytest.raises(ConfigError, match="no file or folder"):
+        source(str(tmp_path / "evnets.jsonl")).files()
+    assert source(str(tmp_path / "*.jsonl")).files() == []
