@@ -15,10 +15,14 @@ can pick one by its id). ``candidates(graph, text, kinds)`` gives every match.
    with ``@VERSION`` or ``#VERSION`` after it, that content version of the dataset;
 3. a feature group with a snapshot version, ``accounts@2027-W10`` (the snapshot dataset
    version), or a feature group's name;
-4. a model package as ``group/version`` (``credit-xgb/73``);
+4. a model package as ``group/version`` (``credit-xgb/73``): SageMaker's record, else
+   (only OpenLineage collected) the dataset named from the package's ARN;
 5. a Glue table as ``database.table`` or ``database/table``;
 6. a code commit: a (short) SHA, or ``repo@sha``;
 7. any node's name: an inference id, a training job's or endpoint's name, a job name.
+
+``resolve_package(graph, text)`` is ``resolve`` for a model package in either system's
+records (``packages.is_package``), SageMaker's when both are there.
 
 ``kinds`` restricts the answer to nodes of those kinds. Matching never guesses beyond
 these forms: a typo is "not found" with the forms listed, never the nearest name.
@@ -31,6 +35,7 @@ from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING
 
 from crossline.collectors.model import EdgeKind, NodeId, NodeKind, dataset_id, dataset_version_id
+from crossline.collectors.packages import is_package
 from crossline.errors import AmbiguousNode, InvalidEvent, NodeNotFound
 
 if TYPE_CHECKING:
@@ -127,9 +132,28 @@ def _by_feature_group(graph: Graph, text: str) -> list[NodeId]:
 
 
 def _by_package(graph: Graph, text: str) -> list[NodeId]:
+    """SageMaker's package named ``group/version``, else the OpenLineage dataset named
+    from its ARN (``model-package/group/version``), when only OpenLineage was collected."""
     if not re.fullmatch(r"[A-Za-z0-9-]+/\d+", text):
         return []
-    return [n.id for n in graph.find(name=text, kinds=[NodeKind.MODEL_PACKAGE])]
+    registered = [n.id for n in graph.find(name=text, kinds=[NodeKind.MODEL_PACKAGE])]
+    return registered or [n.id for n in graph.find(name=f"model-package/{text}", kinds=[NodeKind.DATASET])
+                          if is_package(n)]
+
+
+def resolve_package(graph: Graph, text: str) -> NodeId:
+    """A model package from its ARN or ``group/version``: SageMaker's record when it was
+    collected, else the OpenLineage dataset named from its ARN (``NodeNotFound`` if neither)."""
+    found = [n for n in graph.nodes(ids=candidates(graph, text, [NodeKind.MODEL_PACKAGE, NodeKind.DATASET]))
+             if is_package(n)]
+    registered = [n.id for n in found if n.kind is NodeKind.MODEL_PACKAGE]
+    if len(registered) == 1 or len(found) == 1:
+        return registered[0] if registered else found[0].id
+    if not found:
+        raise NodeNotFound(f"no model package in the graph is named {text!r}; give its ARN or group/version "
+                           "(collect SageMaker's registry, or the OpenLineage events that name the package)")
+    raise AmbiguousNode(f"{text!r} names {len(found)} model packages: {', '.join(n.id for n in found[:SHOWN])}; "
+                        "give one of these ids", [n.id for n in found])
 
 
 def _by_glue_table(graph: Graph, text: str) -> list[NodeId]:

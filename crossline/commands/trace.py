@@ -34,9 +34,8 @@ from crossline.errors import EXIT_FINDINGS
 def trace(inference: str | None, endpoint: str | None, package: str | None, as_of: str | None,
           store_option: str | None, out_dir: Path, evidence: bool, as_json: bool) -> None:
     """Answer the regulator: which model served INFERENCE, trained on what, approved by whom, and when."""
-    from crossline.collectors.model import NodeKind
     from crossline.collectors.report import to_tree, write_all
-    from crossline.collectors.resolve import resolve
+    from crossline.collectors.resolve import resolve_package
     from crossline.collectors.trace import trace_inference, trace_package
     from rich.markup import escape
 
@@ -49,7 +48,7 @@ def trace(inference: str | None, endpoint: str | None, package: str | None, as_o
             result = trace_inference(graph, inference, endpoint)
             stem = inference
         else:
-            package_id = resolve(graph, package, kinds=[NodeKind.MODEL_PACKAGE])
+            package_id = resolve_package(graph, package)
             result = trace_package(graph, package_id, moment(as_of))
             stem = package_id.rsplit(":", 1)[-1].replace("/", "-")
     written = write_all(result, out_dir, stem)

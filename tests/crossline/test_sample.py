@@ -63,3 +63,24 @@ def test_the_sample_names_no_machine() -> None:
     text = "".join(p.read_text() for p in sample.rglob("*") if p.is_file())
     for fragment in ("/work/", "/tmp/", "/root/", "/home/"):
         assert fragment not in text
+
+
+def test_a_package_is_named_as_users_name_it_with_only_openlineage_collected(tmp_path: Path) -> None:
+    """``credit-xgb/73`` and the package's ARN name the OpenLineage dataset of the package."""
+    made = run("sample", "s", cwd=tmp_path)
+    collect_line = next(line.strip() for line in made.stdout.splitlines() if line.strip().startswith("crossline collect"))
+    assert run(*collect_line.split()[1:], cwd=tmp_path).returncode == 0
+    store = next(arg for arg in collect_line.split() if arg.endswith(".db"))
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/credit-xgb/73"
+    for name in ("credit-xgb/73", arn):
+        traced = run("trace", "--package", name, "--as-of", "2027-03-12T10:14:03Z", "--store", store, "--json",
+                     "--out", "out", cwd=tmp_path)
+        assert traced.returncode == 0, traced.stderr
+        answer = json.loads(traced.stdout)
+        assert answer["model_version"]["value"]["modelPackageArn"] == arn
+        assert answer["approval"]["value"]["approver"] == "risk-ops@company.com"
+        asked = run("query", "ancestors", name, "--store", store, "--json", cwd=tmp_path)
+        assert asked.returncode == 0, asked.stderr
+        assert any("train/2027-W10" in node for node in json.loads(asked.stdout)["nodes"])
+    unknown = run("trace", "--package", "credit-xgb/99", "--store", store, cwd=tmp_path)
+    assert unknown.returncode == 2 and "no model package" in unknown.stderr
