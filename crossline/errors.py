@@ -54,6 +54,12 @@ class BackendUnavailable(SourceError):
     """The lineage backend did not take an event now (no answer, 5xx, 429, ...); retry later."""
 
 
+class SourceInputInvalid(SourceError):
+    """A source's input is there but cannot be used as it is: not UTF-8, not JSON, another format."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
 class StoreUnavailable(CrosslineError):
     """The graph store's database cannot be opened or reached."""
 

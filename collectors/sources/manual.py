@@ -52,7 +52,7 @@ from crossline.collectors import aws
 from crossline.collectors.model import Edge, EdgeKind, Node, NodeId, NodeKind, dataset_id, manual_fact_id
 from crossline.collectors.sources import Batch, Source
 from crossline.emitters.naming import parse_arn, s3_location
-from crossline.errors import ConfigError, InvalidEvent, SourceError
+from crossline.errors import ConfigError, InvalidEvent, SourceError, SourceInputInvalid
 from crossline.redact import redact
 from crossline.times import coerce, stamp
 
@@ -161,12 +161,13 @@ class ManualSource(Source):
             elif path.is_dir():
                 summaries = sorted(path.rglob("manifest-summary.json"))
                 if not summaries:
-                    raise SourceError(f"manual source: {path} holds no manifest-summary.json (not a DynamoDB export)")
+                    raise SourceInputInvalid(f"manual source: {path} holds no manifest-summary.json (not a DynamoDB export)")
                 for summary in summaries:
                     yield self._export(str(summary.parent), lambda rel: (summary.parent / rel).read_bytes(),
                                        summary.read_bytes(), root_of=lambda key: _local_root(summary.parent, key))
             else:
-                raise SourceError(f"manual source: {spec} does not exist")
+                raise ConfigError(f"manual source: {spec} does not exist; give a CSV file, a DynamoDB JSON export "
+                                  "folder or an s3:// URI")
 
     def _file_input(self, where: str, data: bytes) -> _Input:
         name = PurePosixPath(where).name
@@ -180,9 +181,9 @@ class ManualSource(Source):
         try:
             summary = json.loads(summary_bytes)
         except json.JSONDecodeError as err:
-            raise SourceError(f"manual source: {where}/manifest-summary.json is not JSON: {err}") from err
+            raise SourceInputInvalid(f"manual source: {where}/manifest-summary.json is not JSON: {err}") from err
         if summary.get("outputFormat") not in (None, "DYNAMODB_JSON"):
-            raise SourceError(f"manual source: {where} is a {summary.get('outputFormat')} export; "
+            raise SourceInputInvalid(f"manual source: {where} is a {summary.get('outputFormat')} export; "
                               "only DYNAMODB_JSON is read")
         table_arn = str(summary.get("tableArn") or "")
         table = self.config.table or table_arn.rsplit("/", 1)[-1] or PurePosixPath(where).name
@@ -223,7 +224,7 @@ class ManualSource(Source):
         except BotoCoreError as err:
             raise aws.unreachable(err, f"listing {uri}", "S3") from err
         if not summaries:
-            raise SourceError(f"manual source: {uri} holds no manifest-summary.json (not a DynamoDB export)")
+            raise SourceInputInvalid(f"manual source: {uri} holds no manifest-summary.json (not a DynamoDB export)")
         for summary_key in sorted(summaries):
             folder = summary_key.rsplit("/", 1)[0]
             # Keys in the manifests are from the bucket's root (as the export wrote them).
@@ -329,7 +330,7 @@ def _csv_rows(where: str, data: bytes) -> Iterator[tuple[str, dict[str, Any]]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise SourceError(f"manual source: {where} is not UTF-8: {err}") from err
+        raise SourceInputInvalid(f"manual source: {where} is not UTF-8: {err}") from err
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if not reader.fieldnames:
         return

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from crossline.collectors.model import EdgeKind, NodeKind
 from crossline.collectors.sources import source_from_config
 from crossline.collectors.sources.manual import FIELDS, ManualSource
-from crossline.errors import ConfigError, SourceError
+from crossline.errors import ConfigError, SourceError, SourceInputInvalid
 
 PACKAGE = "arn:aws:sagemaker:eu-west-1:210987654321:model-package/fraud-scorer/12"
 ROWS = [
@@ -133,11 +133,16 @@ def test_bad_configs_and_missing_inputs_are_refused(tmp_path: Path) -> None:
                          ({"paths": ["x"], "columns": {"nope": "x"}}, "columns")):
         with pytest.raises(ConfigError, match=text):
             ManualSource.from_config(config)
-    with pytest.raises(SourceError, match="does not exist"):
+    with pytest.raises(ConfigError, match="does not exist") as missing:  # a path naming nothing: usage, exit 2
         list(ManualSource.from_config({"paths": [str(tmp_path / "missing.csv")]}).read(None))
+    assert missing.value.exit_code == 2
     (tmp_path / "empty").mkdir()
-    with pytest.raises(SourceError, match="manifest-summary"):
+    with pytest.raises(SourceInputInvalid, match="manifest-summary") as empty:  # there, but not an export: exit 3
         list(ManualSource.from_config({"paths": [str(tmp_path / "empty")]}).read(None))
+    (tmp_path / "latin1.csv").write_bytes("subject,décidé\n".encode("latin-1"))
+    with pytest.raises(SourceInputInvalid, match="not UTF-8") as latin:
+        list(ManualSource.from_config({"paths": [str(tmp_path / "latin1.csv")]}).read(None))
+    assert empty.value.exit_code == latin.value.exit_code == 3
     with pytest.raises(SourceError, match="watermark"):
         list(ManualSource.from_config({"paths": [str(tmp_path)]}).read("not json"))
 
