@@ -334,7 +334,9 @@ def configured_params(*, spool_dir: Path | None = None, url: str | None = None) 
 
     Explicit arguments win. Otherwise the transport section of the OpenLineage config
     (``openlineage.yml`` or ``OPENLINEAGE__TRANSPORT__*``) is used when its type is this
-    transport, and ``OPENLINEAGE_URL`` gives the URL when nothing else does.
+    transport, else Airflow's (``AIRFLOW__OPENLINEAGE__TRANSPORT``, the JSON the Airflow
+    provider reads, so that on a worker the commands find the spool its tasks use), and
+    ``OPENLINEAGE_URL`` gives the URL when nothing else does.
     """
     from openlineage.client import OpenLineageClient
 
@@ -342,6 +344,11 @@ def configured_params(*, spool_dir: Path | None = None, url: str | None = None) 
         section = dict(OpenLineageClient(transport=_NULL).config.transport or {})
     except ValueError as err:
         raise ConfigError(f"cannot read the OpenLineage config: {err}") from err
+    if not _is_durable_type(section.get("type")) and os.environ.get("AIRFLOW__OPENLINEAGE__TRANSPORT"):
+        try:
+            section = dict(json.loads(os.environ["AIRFLOW__OPENLINEAGE__TRANSPORT"]))
+        except (ValueError, TypeError) as err:
+            raise ConfigError(f"AIRFLOW__OPENLINEAGE__TRANSPORT is not a JSON object: {err}") from err
     params: dict[str, Any] = section if _is_durable_type(section.get("type")) else {}
     if url:
         params["url"] = url

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,13 @@ from openlineage.client.transport import get_default_factory
 
 import crossline.emitters.transport  # noqa: F401  registers the kind
 from crossline.emitters.transport import DurableHttpConfig, DurableHttpTransport
-from crossline.emitters.transport.durable import DEFAULT_HTTP_RETRY, DEFAULT_MAX_BYTES, DEFAULTS, spool_from_config
+from crossline.emitters.transport.durable import (
+    DEFAULT_HTTP_RETRY,
+    DEFAULT_MAX_BYTES,
+    DEFAULTS,
+    configured_params,
+    spool_from_config,
+)
 from crossline.errors import ConfigError
 
 DOTTED = "crossline.emitters.transport.durable.DurableHttpTransport"
@@ -117,6 +125,21 @@ def test_the_openlineage_client_builds_it_from_env(monkeypatch: pytest.MonkeyPat
     # The CLI reads the same configuration; --spool overrides it.
     assert spool_from_config().directory == tmp_path / "env-spool"
     assert spool_from_config(tmp_path / "other").directory == tmp_path / "other"
+
+
+def test_the_commands_find_the_spool_airflow_tasks_use(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """On a worker the transport is in Airflow's config, not in OpenLineage's own."""
+    for name in list(os.environ):
+        if name.startswith("OPENLINEAGE"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no openlineage.yml here
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__TRANSPORT", json.dumps(
+        {"type": DOTTED, "url": "http://marquez:5000", "spool_dir": str(tmp_path / "worker-spool")}))
+    assert spool_from_config().directory == tmp_path / "worker-spool"
+    assert configured_params()["url"] == "http://marquez:5000"
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__TRANSPORT", "{not json")
+    with pytest.raises(ConfigError, match="AIRFLOW__OPENLINEAGE__TRANSPORT"):
+        spool_from_config()
 
 
 def test_the_openlineage_client_builds_it_from_openlineage_yml(tmp_path: Path) -> None:
