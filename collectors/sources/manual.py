@@ -49,6 +49,7 @@ import attrs
 from botocore.exceptions import BotoCoreError, ClientError
 
 from crossline.collectors import aws
+from crossline.collectors.log import CollectWarning
 from crossline.collectors.model import Edge, EdgeKind, Node, NodeId, NodeKind, dataset_id, manual_fact_id
 from crossline.collectors.sources import Batch, Source
 from crossline.emitters.naming import parse_arn, s3_location
@@ -240,11 +241,11 @@ class ManualSource(Source):
                 node, edge = self._fact(found, where, raw)
             except ValueError as err:
                 self.report.scanned["skipped"] += 1
-                self._warn(batch, f"{where}: {err}; skipped")
+                self._warn(batch, where, f"{err}; skipped")
                 continue
             record = str(node.props["recordId"])
             if record in seen:
-                self._warn(batch, f"{where}: record {record} again (first at {seen[record]}); the later row is kept")
+                self._warn(batch, where, f"record {record} again (first at {seen[record]}); the later row is kept", "note")
             seen[record] = where
             facts[node.id] = (node, edge)
         for node, edge in facts.values():
@@ -290,9 +291,10 @@ class ManualSource(Source):
                     valid_from=decided or recorded)
         return node, edge
 
-    def _warn(self, batch: Batch, message: str) -> None:
-        self.report.warnings.append(message)
-        batch.warnings.append(message)
+    def _warn(self, batch: Batch, where: str, why: str, kind: str = "unusable") -> None:
+        """A warning naming the file and line (``where``), as every source's do."""
+        self.report.warnings.append(f"{where}: {why}")
+        batch.warnings.append(CollectWarning(SOURCE, where, why, kind))
 
 
 def subject_id(subject: str) -> NodeId | None:

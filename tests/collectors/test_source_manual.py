@@ -71,9 +71,9 @@ def test_a_malformed_row_is_warned_with_where_and_why_and_the_rest_is_read(tmp_p
     source, _, nodes, _, warnings = read(path)
     assert [n.id for n in nodes] == ["manual:log/AUD-2"]
     assert nodes[0].props["note"] == "again"  # the later row of a repeated record is kept
-    assert [w.split(": ", 1)[0] for w in warnings] == [f"{path}:{n}" for n in (2, 3, 4, 5, 7)]
-    assert "no record_id" in warnings[0] and "not a time" in warnings[1] and "crossline can name" in warnings[2]
-    assert "record AUD-2 again" in warnings[4] and "later row is kept" in warnings[4]
+    assert [(w.source, w.where) for w in warnings] == [("manual", f"{path}:{n}") for n in (2, 3, 4, 5, 7)]
+    assert "no record_id" in warnings[0].why and "not a time" in warnings[1].why and "crossline can name" in warnings[2].why
+    assert "record AUD-2 again" in warnings[4].why and "later row is kept" in warnings[4].why
     assert source.report.scanned["skipped"] == 4
 
 
@@ -124,7 +124,7 @@ def test_a_dynamodb_export_gives_the_same_facts_as_the_csv(tmp_path: Path) -> No
     assert [strip(n) for n in nodes] == [strip(n) for n in csv_nodes]
     assert [(e.src, e.dst) for e in edges] == [(e.src, e.dst) for e in csv_edges]
     (warning,) = warnings
-    assert "part.json.gz:3" in warning and "not a DynamoDB JSON item" in warning
+    assert warning.where.endswith("part.json.gz:3") and "not a DynamoDB JSON item" in warning.why
     assert list(json.loads(batches[-1].watermark)) == ["arn:aws:dynamodb:eu-west-1:210987654321:table/audit-log/export/01807596000000-abcdef01"]
 
 
