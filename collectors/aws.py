@@ -70,12 +70,12 @@ class Retry:
 
     Why not boto3's modes: standard mode waits on a 1 s base after a throttle, adaptive
     mode also lets its client-side token bucket fall to 0.5 requests/s; reading a world
-    where 30 % of calls are throttled, they are 54x and 135x slower than unthrottled
+    where 30 % of calls are throttled, they were tens and hundreds of times slower than unthrottled
     (``benchmarks/throttle.py``). Throttles that are random (a busy service) pass after one
     short wait; sustained ones (a rate limit) meet waits that double, up to ``cap``: ten
     attempts wait about 2.5 s in all, so a throttled reader slows to what the service
     allows. The base is small because a wait is paid in full by a serial reader: with
-    10 ms the bed's 30 %-throttled read is about 2x slower, with botocore's non-throttling
+    10 ms the bed's 30 %-throttled read is under 3x slower, with botocore's non-throttling
     50 ms about 5x (the bed answers a call in about 6 ms; against AWS, where a call takes
     tens of milliseconds, the waits matter less still).
     ``throttled``, ``retries`` and ``slept`` count what happened, for reports.

@@ -34,11 +34,11 @@ Errors: ``SourceError`` only when SageMaker cannot be reached (connection, crede
 An API error is a warning in ``report`` and the batch, naming the call
 (``DescribeAction(ActionName=...)``): a failed list holds the watermark; an entity gone
 between list and describe is skipped. Throttling and transient errors are retried by
-crossline's ``aws.Retry`` (not boto3's adaptive mode, whose token bucket made a read 135x
-slower at 30 % throttling): full-jitter exponential backoff from 10 ms, up to
+crossline's ``aws.Retry`` (not boto3's adaptive mode, whose token bucket made a read over
+100x slower at 30 % throttling): full-jitter exponential backoff from 10 ms, up to
 ``max_attempts`` per call and ``retry_budget`` seconds of waiting in all; a call still
 throttled after that is a warning like any other error, and the watermark holds. At
-30 % throttling of every SageMaker call the read gives the same graph, about 2x slower
+30 % throttling of every SageMaker call the read gives the same graph, under 3x slower
 (``benchmarks/throttle.py``).
 """
 
