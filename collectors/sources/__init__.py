@@ -15,11 +15,15 @@ Finding a source's class by its ``type``, the way OpenLineage's client finds tra
    (``my-kind = "my_package.module:MySource"``);
 3. a dotted path to the class (``my_package.module.MySource``);
 4. classes registered at run time with ``register`` (tests, notebooks).
+
+``text_map_watermark(since, source, shape)`` reads a watermark kept as a JSON object of
+strings (one mark per input: a folder's last key, a file's fingerprint), ``{}`` for none.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +32,7 @@ from typing import Any, ClassVar
 from crossline.collectors.door import RunJobs
 from crossline.collectors.log import CollectWarning
 from crossline.collectors.model import Edge, Node
-from crossline.errors import ConfigError
+from crossline.errors import ConfigError, SourceError
 
 
 @dataclass
@@ -133,3 +137,17 @@ def source_from_config(config: Mapping[str, Any]) -> Source:
         raise ConfigError(f"source config without a 'type': {dict(config)!r}")
     cls = source_class(kind)
     return cls.from_config({k: v for k, v in config.items() if k != "type"})  # type: ignore[attr-defined]
+
+
+def text_map_watermark(since: str | None, source: str, shape: str) -> dict[str, str]:
+    """A watermark that is a JSON object of strings (``shape`` names it in the error, e.g.
+    "a folder -> last key object"); ``{}`` for None; ``SourceError`` for anything else."""
+    if since is None:
+        return {}
+    try:
+        marks = json.loads(since)
+    except json.JSONDecodeError as err:
+        raise SourceError(f"{source} watermark is not JSON: {since!r}") from err
+    if not isinstance(marks, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in marks.items()):
+        raise SourceError(f"{source} watermark is not {shape}: {since!r}")
+    return marks

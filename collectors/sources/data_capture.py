@@ -48,7 +48,7 @@ from crossline.collectors import aws, jsonsafe
 from crossline.collectors.door import record_refusal
 from crossline.collectors.log import CollectWarning
 from crossline.collectors.model import Edge, EdgeKind, Node, NodeKind, inference_id, variant_id
-from crossline.collectors.sources import Batch, Source
+from crossline.collectors.sources import Batch, Source, text_map_watermark
 from crossline.emitters.naming import s3_location, sagemaker_arn
 from crossline.errors import ConfigError, HostileInput, InvalidEvent, SourceError
 from crossline.times import coerce, stamp
@@ -385,15 +385,7 @@ class DataCaptureSource(Source):
 
 
 def parse_watermark(since: str | None) -> dict[str, str]:
-    if since is None:
-        return {}
-    try:
-        marks = json.loads(since)
-    except json.JSONDecodeError as err:
-        raise SourceError(f"data-capture watermark is not JSON: {since!r}") from err
-    if not isinstance(marks, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in marks.items()):
-        raise SourceError(f"data-capture watermark is not a folder -> last key object: {since!r}")
-    return marks
+    return text_map_watermark(since, "data-capture", "a folder -> last key object")
 
 
 def dump_watermark(marks: dict[str, str]) -> str | None:

@@ -51,7 +51,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from crossline.collectors import aws
 from crossline.collectors.log import CollectWarning
 from crossline.collectors.model import Edge, EdgeKind, Node, NodeId, NodeKind, dataset_id, manual_fact_id
-from crossline.collectors.sources import Batch, Source
+from crossline.collectors.sources import Batch, Source, text_map_watermark
 from crossline.emitters.naming import parse_arn, s3_location
 from crossline.errors import ConfigError, InvalidEvent, SourceError, SourceInputInvalid
 from crossline.redact import redact
@@ -370,15 +370,7 @@ def _attribute(value: dict[str, Any]) -> Any:
 
 
 def parse_watermark(since: str | None) -> dict[str, str]:
-    if since is None:
-        return {}
-    try:
-        marks = json.loads(since)
-    except json.JSONDecodeError as err:
-        raise SourceError(f"manual watermark is not JSON: {since!r}") from err
-    if not isinstance(marks, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in marks.items()):
-        raise SourceError(f"manual watermark is not an input -> fingerprint object: {since!r}")
-    return marks
+    return text_map_watermark(since, "manual", "an input -> fingerprint object")
 
 
 __all__ = ["FIELDS", "ManualConfig", "ManualSource", "subject_id"]
