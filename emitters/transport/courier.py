@@ -117,6 +117,9 @@ def run(params: dict[str, object]) -> int:
                 transport._kick()
             else:
                 empty_since = None
+                # The sender holds the queue (backend down, backoff) and wakes itself when a
+                # try is due; asking again at once would spin on the spool. Look again later.
+                time.sleep(max(0.0, min(COURIER_POLL, deadline - time.monotonic())))
         transport.close(2.0)
         return 0
     finally:

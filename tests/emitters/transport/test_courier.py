@@ -94,3 +94,42 @@ def test_the_courier_keeps_credentials_off_its_command_line_and_environment(
             os.kill(int(pid), 15)
         except ProcessLookupError:
             pass
+
+
+def _couriers_of(spool: Path) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"crossline.emitters.transport.courier" in cmdline and _holds(proc, spool / LOCK_NAME):
+            found.append(int(proc.name))
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def test_a_courier_waiting_out_an_outage_sleeps(make_transport, events, until, dead_url: str, tmp_path: Path) -> None:
+    """With the backend down the courier waits for the sender's next try; it found a spin
+    once (hundreds of spool scans a second, most of a CPU) on a user's worker."""
+    spool = tmp_path / "spool"
+    # The defaults that matter: backoff past the 2 s a flush may wait (the tests' FAST ones hid it).
+    transport = make_transport(dead_url, spool_dir=spool, courier_lifetime=30, sender="auto",
+                               backoff_base=1.0, backoff_max=60.0, shutdown_timeout=2.0)
+    _child_emits_and_vanishes(transport, events.event("waits"))
+    until(lambda: _couriers_of(spool), timeout=30, what="a courier")
+    (pid,) = _couriers_of(spool)
+    try:
+        time.sleep(4.0)  # past its first tries, into backoffs longer than a flush waits
+        before = _cpu_seconds(pid)
+        time.sleep(4.0)
+        used = _cpu_seconds(pid) - before
+        assert used < 0.4, f"the courier used {used:.2f} s of CPU in 4 s while the backend was down"
+    finally:
+        os.kill(pid, 15)  # end what this test started, by its id
