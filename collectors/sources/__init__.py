@@ -16,6 +16,9 @@ Finding a source's class by its ``type``, the way OpenLineage's client finds tra
 3. a dotted path to the class (``my_package.module.MySource``);
 4. classes registered at run time with ``register`` (tests, notebooks).
 
+``add_event(batch, event, ...)`` converts one OpenLineage event into a batch, its
+warnings attributed to ``where`` (the event sources share it).
+
 ``text_map_watermark(since, source, shape)`` reads a watermark kept as a JSON object of
 strings (one mark per input: a folder's last key, a file's fingerprint), ``{}`` for none.
 """
@@ -32,6 +35,7 @@ from typing import Any, ClassVar
 from crossline.collectors.door import RunJobs
 from crossline.collectors.log import CollectWarning
 from crossline.collectors.model import Edge, Node
+from crossline.collectors.openlineage import ConversionReport, records_from_event
 from crossline.errors import ConfigError, SourceError
 
 
@@ -151,3 +155,15 @@ def text_map_watermark(since: str | None, source: str, shape: str) -> dict[str, 
     if not isinstance(marks, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in marks.items()):
         raise SourceError(f"{source} watermark is not {shape}: {since!r}")
     return marks
+
+
+def add_event(batch: Batch, event: Any, *, source: str, where: str, report: ConversionReport,
+              runs: RunJobs) -> tuple[list[Node], list[Edge]]:
+    """``records_from_event`` into ``batch``: its records, and its warnings as ``CollectWarning``s
+    at ``where``. Returns the event's records."""
+    before = len(report.warnings)
+    nodes, edges = records_from_event(event, source=source, report=report, runs=runs)
+    batch.nodes.extend(nodes)
+    batch.edges.extend(edges)
+    batch.warnings.extend(CollectWarning(source, where, w, getattr(w, "kind", "unusable")) for w in report.warnings[before:])
+    return nodes, edges

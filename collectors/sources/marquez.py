@@ -44,8 +44,8 @@ from marquez_client.errors import MarquezError
 from crossline.collectors.door import RunJobs, record_refusal
 from crossline.collectors.log import CollectWarning
 from crossline.collectors.model import Node, NodeKind, dataset_id, job_id
-from crossline.collectors.openlineage import ConversionReport, records_from_event, run_ids
-from crossline.collectors.sources import Batch, Source
+from crossline.collectors.openlineage import ConversionReport, run_ids
+from crossline.collectors.sources import Batch, Source, add_event
 from crossline.errors import ConfigError, InvalidEvent, SourceError
 from crossline.times import coerce, iso, parse
 
@@ -276,12 +276,7 @@ class MarquezSource(Source):
 
     def _convert(self, event: Any, batch: Batch, report: ConversionReport, seen: set[str], runs: RunJobs,
                  where: str) -> None:
-        before = len(report.warnings)
-        nodes, edges = records_from_event(event, source=SOURCE, report=report, runs=runs)
-        batch.nodes.extend(nodes)
-        batch.edges.extend(edges)
-        batch.warnings.extend(CollectWarning(SOURCE, where, w, getattr(w, "kind", "unusable"))
-                              for w in report.warnings[before:])
+        nodes, _ = add_event(batch, event, source=SOURCE, where=where, report=report, runs=runs)
         if not self.config.catalog:
             return
         for node in nodes:

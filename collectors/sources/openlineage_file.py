@@ -29,8 +29,8 @@ import attr
 from crossline.collectors import jsonsafe
 from crossline.collectors.door import RunJobs
 from crossline.collectors.log import CollectWarning
-from crossline.collectors.openlineage import ConversionReport, records_from_event, run_ids
-from crossline.collectors.sources import Batch, Source
+from crossline.collectors.openlineage import ConversionReport, run_ids
+from crossline.collectors.sources import Batch, Source, add_event
 from crossline.errors import ConfigError, HostileInput, InvalidEvent, SourceError
 
 SOURCE = "openlineage-file"
@@ -190,12 +190,7 @@ class OpenLineageFileSource(Source):
             if isinstance(event, CollectWarning):
                 batch.warnings.append(event)
                 continue
-            before = len(report.warnings)
-            nodes, edges = records_from_event(event, source=SOURCE, report=report, runs=runs)
-            batch.nodes.extend(nodes)
-            batch.edges.extend(edges)
-            batch.warnings.extend(CollectWarning(SOURCE, where, w, getattr(w, "kind", "unusable"))
-                                  for w in report.warnings[before:])
+            add_event(batch, event, source=SOURCE, where=where, report=report, runs=runs)
 
 
 def _lines_before(handle: BinaryIO, offset: int) -> int:
